@@ -1,0 +1,1 @@
+"""API: the FastAPI application, authentication, Open311, pages and the command line."""

@@ -1,0 +1,294 @@
+"""Checks of the analyst console on the shared corpus (figures for the closing note).
+
+1. ``top10``: every message of ``unlabeled.jsonl`` + ``labeled_topic.jsonl`` enters through
+   ``core.ingest`` in time order and goes through the worker (NLP stage when the NLP package
+   provides one, then the trends stage); prints the top 10 hot topics of the ``likes`` rows'
+   period with sizes, places, heat and sample titles, and a coherence measure per topic.
+2. ``inject``: 30 differently worded complaints about one new incident are mixed into a stream
+   of ordinary corpus documents; prints purity / recall of the resulting hot topic and after
+   how many of the 30 the surge alert came.
+
+Usage: .venv/bin/python bench/trends_corpus.py [top10|inject|all] [--data DIR] [--db URL]
+The corpus is read from ../shared/data/gov_messages (never copied into the repository).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "gov_messages"
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value).replace(tzinfo=CST).astimezone(dt.timezone.utc)
+
+
+def read_corpus(data: Path) -> list[dict]:
+    rows = []
+    for name in ("unlabeled.jsonl", "labeled_topic.jsonl"):
+        path = data / name
+        if path.exists():
+            with path.open(encoding="utf-8") as fh:
+                rows += [dict(json.loads(line), _file=name) for line in fh if line.strip()]
+    seen, out = set(), []
+    for r in rows:
+        if r["id"] in seen:
+            continue
+        seen.add(r["id"])
+        out.append(r)
+    return sorted(out, key=lambda r: (r["time"], r["id"]))
+
+
+def fresh_db(url: str | None) -> str:
+    from core.database import dispose_engines
+    from core.migrate import upgrade
+    if url is None:
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='trends-bench-')}/minsheng.db"
+    os.environ["MINSHENG_DATABASE_URL"] = url
+    os.environ.setdefault("MINSHENG_HOME", tempfile.mkdtemp(prefix="trends-home-"))
+    from core.settings import reset_settings
+    reset_settings()
+    upgrade(url)
+    dispose_engines()
+    return url
+
+
+def ingest(rows: list[dict], source: str = "gov_messages") -> None:
+    from core.database import session_scope
+    from core.ingest import IncomingDocument, add_document
+    with session_scope() as session:
+        for r in rows:
+            add_document(session, IncomingDocument(
+                source=source, external_id=str(r["id"]), title=r.get("title") or "", body=r.get("text") or "",
+                author=r.get("user"), published_at=parse_time(r["time"]),
+                likes=int(r["likes"]) if r.get("likes") not in (None, "") else None,
+                raw={"dislikes": r.get("dislikes")} if "dislikes" in r else {},
+            ))
+
+
+DIRECT = False
+
+
+def classifier_ready() -> bool:
+    try:
+        from nlp.pipeline import analyse
+        analyse("测试", "测试文本")
+        return True
+    except Exception:  # noqa: BLE001 - untrained or absent model
+        return False
+
+
+def nlp_without_classifier(session, doc) -> None:
+    """The NLP package's own segmentation, keywords, entities, simhash and risk rules (public functions)."""
+    from nlp import entities, keywords, risk, segment, simhash
+    from nlp.text import clean
+    title, text = clean(doc.title or "", 500), clean(doc.body or "")
+    tagged = segment.tag(f"{title}\n{text}", cleaned=True)
+    title_tokens, tokens = segment.tokenize(title, cleaned=True), segment.tokenize(text, cleaned=True)
+    doc.title_tokens, doc.tokens = segment.join(title_tokens), segment.join(tokens[:4000])
+    doc.keywords = keywords.keywords(tagged)
+    doc.places = entities.places(tagged)
+    doc.organisations = entities.organisations(tagged)
+    fp = simhash.fingerprint(title_tokens + tokens)
+    doc.simhash = simhash.to_signed(fp)
+    doc.sim_band0, doc.sim_band1, doc.sim_band2, doc.sim_band3 = simhash.bands(fp)
+    doc.risk = risk.flags(f"{title}\n{text}", None)
+    doc.has_risk = bool(doc.risk)
+
+
+def drain() -> tuple[float, list[str]]:
+    from core import plugins
+    from core.outbox.stages import registered, unregister_stage
+    from core.outbox.worker import Worker
+    plugins.load("models")
+    plugins.load("stages")
+    if DIRECT:  # tuning runs: NLP (when present) and trends only
+        for stage in registered():
+            if stage.name not in ("nlp", "trends"):
+                unregister_stage(stage.name)
+        if not classifier_ready():
+            from core.outbox.stages import register_stage
+            register_stage("nlp", 100)(nlp_without_classifier)
+            print("  NLP classifier not trained yet: NLP stage without the classifier (tokens, keywords, places, "
+                  "organisations, simhash, risk rules; no topic/sentiment labels)")
+    names = [s.name for s in registered()]
+    t = time.perf_counter()
+    stats = Worker().drain()
+    if stats.failed:
+        print(f"  worker failures: {stats.failed} (dead: {stats.dead})")
+    return time.perf_counter() - t, names
+
+
+def top10(data: Path, url: str | None) -> None:
+    from sqlalchemy import select
+    from core.database import session_scope
+    from core.models import Document
+    from search.trends import queries as service
+    rows = read_corpus(data)
+    fresh_db(url)
+    t0 = time.perf_counter()
+    ingest(rows)
+    took, stages = drain()
+    print(f"corpus: {len(rows)} documents; ingest+pipeline {time.perf_counter() - t0:.1f} s "
+          f"(stages {stages}, worker {took:.1f} s = {len(rows) / took:.0f} docs/s)")
+    report_top10(rows)
+
+
+def report_top10(rows: list[dict], engine=None) -> None:
+    from sqlalchemy import select
+    from core.database import session_scope
+    from core.models import Document
+    from search.trends import queries as service
+    liked = [parse_time(r["time"]) for r in rows if "likes" in r]
+    start, end = min(liked), max(liked) + dt.timedelta(seconds=1)
+    print(f"likes rows' period: {start:%Y-%m-%d} .. {end:%Y-%m-%d} ({sum(1 for r in rows if 'likes' in r)} rows)")
+    with session_scope(engine, readonly=True) as session:
+        topics = service.hot_topics(session, start, end, limit=10)
+        for rank, t in enumerate(topics, 1):
+            titles = session.execute(select(Document.title).where(Document.id.in_(t["document_ids"][:400]))).scalars().all()
+            main = t["places"][0] if t["places"] else None
+            kw = t["keywords"][:2]
+            coherent = sum(1 for x in titles if (main and main in x) or any(k in x for k in kw))
+            print(f"\n#{rank} heat {t['heat']:.1f} size {t['size']} reporters {t['reporters']} likes {t['likes']} "
+                  f"places {t['places']} keywords {t['keywords'][:5]}")
+            print(f"   title: {t['title']}")
+            print(f"   span: {t['first_seen'][:10]} .. {t['last_seen'][:10]}; titles naming the main place or a top keyword: "
+                  f"{coherent}/{len(titles)}")
+            for x in titles[:6]:
+                print(f"     - {x}")
+
+
+
+
+def replay_top10(data: Path, url: str) -> None:
+    """Re-run only the hot-topic engine over documents already analysed in ``url`` (a previous top10 run)."""
+    import tempfile
+    from core import plugins
+    from core.database import engine_for, make_engine, session_scope
+    from search.trends.backtest import replay
+    plugins.load("models")
+    rows = read_corpus(data)
+    folder = Path(tempfile.mkdtemp(prefix="trends-replay-"))
+    t = time.perf_counter()
+    with session_scope(engine_for(url), readonly=True) as live:
+        n, raised = replay(live, dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc),
+                           scratch=folder)
+    print(f"replayed {n} analysed documents through the hot-topic engine in {time.perf_counter() - t:.0f} s "
+          f"({len(raised)} alerts opened or escalated)")
+    report_top10(rows, make_engine(f"sqlite:///{folder / 'backtest.db'}"))
+
+
+INCIDENT = [
+    "河西大道星河湾小区旁化工厂昨晚起散发刺鼻气味", "星河湾小区附近化工厂气味刺鼻，孩子咳嗽不止",
+    "强烈要求查处星河湾旁边化工厂排放臭气", "星河湾小区居民被化工厂异味熏得无法开窗",
+    "化工厂偷排废气，星河湾业主头晕恶心", "请环保部门检查星河湾小区南侧化工厂",
+    "星河湾一带空气中有浓烈的化学品味道", "星河湾化工厂废气扰民问题投诉",
+    "星河湾小区周边化工厂夜间排放刺激性气体", "关于星河湾小区旁化工企业污染空气的投诉",
+    "星河湾小区业主反映化工厂臭味严重", "星河湾化工厂异味持续两天无人处理",
+    "化工厂臭气熏天，星河湾居民要求停产整顿", "星河湾小区附近工厂排放有毒气体？",
+    "星河湾小区化工厂气味让老人住院", "再次反映星河湾旁化工厂废气问题",
+    "星河湾附近化工厂排污，空气质量极差", "星河湾小区南门外化工厂冒黄烟气味刺鼻",
+    "投诉星河湾周边化工厂违法排放废气", "星河湾的化工厂异味什么时候能解决",
+    "星河湾小区全体业主反对化工厂排放", "星河湾旁化工厂气味导致孩子过敏",
+    "星河湾小区附近夜里化学气味很重", "化工厂废气污染星河湾小区，请尽快处理",
+    "星河湾居民投诉化工厂臭味扰民", "星河湾化工厂排放异味，多户居民不适",
+    "星河湾附近化工厂偷排，晚上味道最大", "星河湾小区化工厂刺鼻气味求监测",
+    "星河湾小区旁化工厂气体泄漏担忧", "星河湾一带化工厂异味已严重影响生活",
+]
+BODIES = [
+    "最近几天{t}，晚上尤其严重，家里门窗都不敢开，希望有关部门尽快派人检测处理。",
+    "我是附近的住户，{t}。已经打过电话但没有人管，请政府重视。",
+    "{t}，空气里一股化学品的味道，很多邻居都有头痛、咽喉不适的症状。",
+]
+
+
+def inject(data: Path, url: str | None, seed: int = 7) -> None:
+    from sqlalchemy import select
+    from core.database import session_scope
+    from core.models import Document
+    from search.trends.models import TrendAlert, TrendMember
+    rng = random.Random(seed)
+    rows = [r for r in read_corpus(data) if "likes" in r][-1500:]  # an ordinary recent stream
+    stream = [dict(r) for r in rows]
+    base = parse_time(stream[len(stream) // 2]["time"])
+    incident = []
+    for i, title in enumerate(INCIDENT):
+        at = base + dt.timedelta(minutes=23 * i + rng.randint(0, 15))
+        incident.append({"id": f"inc{i}", "user": f"U{9000 + i}", "title": title,
+                         "text": rng.choice(BODIES).format(t=title), "_at": at, "_incident": True})
+    for r in stream:
+        r["_at"] = parse_time(r["time"])
+    merged = sorted(stream + incident, key=lambda r: r["_at"])
+    fresh_db(url)
+    from core.database import session_scope as scope
+    from core.ingest import IncomingDocument, add_document
+    with scope() as session:
+        for r in merged:
+            add_document(session, IncomingDocument(
+                source="inject" if r.get("_incident") else "gov_messages", external_id=str(r["id"]),
+                title=r["title"], body=r.get("text") or "", author=r.get("user"), published_at=r["_at"],
+                likes=int(r["likes"]) if r.get("likes") not in (None, "") else None))
+    took, stages = drain()
+    with session_scope(readonly=True) as session:
+        inc_ids = {d.id: d.external_id for d in session.scalars(select(Document).where(Document.source == "inject"))}
+        topic_of = dict(session.execute(select(TrendMember.document_id, TrendMember.topic_id)
+                                        .where(TrendMember.document_id.in_(inc_ids))).all())
+        main, got = Counter(topic_of.values()).most_common(1)[0]
+        members = session.scalars(select(TrendMember.document_id).where(TrendMember.topic_id == main)).all()
+        purity = sum(1 for m in members if m in inc_ids) / len(members)
+        recall = got / len(INCIDENT)
+        alerts = session.scalars(select(TrendAlert).where(TrendAlert.topic_id == main, TrendAlert.kind == "surge")
+                                 .order_by(TrendAlert.id)).all()
+        order = sorted(inc_ids, key=lambda i: int(inc_ids[i][3:]))
+        print(f"stream: {len(stream)} ordinary + {len(INCIDENT)} injected documents; stages {stages}; worker {took:.1f} s")
+        print(f"incident topic #{main}: {len(members)} members, {got}/{len(INCIDENT)} injected "
+              f"-> purity {purity:.2f}, recall {recall:.2f}; other topics holding injected docs: "
+              f"{dict((t, c) for t, c in Counter(topic_of.values()).items() if t != main)}")
+        for a in alerts:
+            first = a.evidence.get("document_ids", [a.document_id])[0]
+            nth = order.index(first) + 1 if first in order else None
+            print(f"surge alert level {a.level} ({a.title}); raised at injected document #{nth} "
+                  f"(count {a.documents_seen} in the window)")
+        if not alerts:
+            print("NO surge alert on the incident topic")
+        other = session.scalars(select(TrendAlert).where(TrendAlert.kind == "surge", TrendAlert.scope != "topic")).all()
+        for a in other:
+            if set(a.evidence.get("document_ids", [])) & set(inc_ids):
+                print(f"  also: {a.scope} alert level {a.level}: {a.title}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("check", nargs="?", default="all", choices=("top10", "inject", "all"))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--db", default=None, help="empty database URL (default: a temporary SQLite file)")
+    parser.add_argument("--replay-from", default=None, help="database URL of an earlier top10 run: re-cluster its analysed documents")
+    parser.add_argument("--direct", action="store_true", help="run only the NLP and trends stages (faster tuning runs)")
+    args = parser.parse_args()
+    global DIRECT
+    DIRECT = args.direct
+    if not args.data.exists():
+        sys.exit(f"corpus not found at {args.data}")
+    if args.replay_from:
+        replay_top10(args.data, args.replay_from)
+        return
+    if args.check in ("top10", "all"):
+        top10(args.data, args.db)
+    if args.check in ("inject", "all"):
+        print()
+        inject(args.data, args.db if args.check == "inject" else None)
+
+
+if __name__ == "__main__":
+    main()

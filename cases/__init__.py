@@ -1,0 +1,1 @@
+"""Cases: the lifecycle of a filed complaint from routing to answer, rating and scorecards."""

@@ -1,0 +1,1 @@
+"""Core: settings, database, models shared by every domain, the outbox worker, audit log and calendar."""

@@ -1,0 +1,1 @@
+"""Crawlers: the Scrapy project whose sites are configuration."""

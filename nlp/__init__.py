@@ -1,0 +1,1 @@
+"""NLP: segmentation, classification, risk flags, keywords, places and near-duplicates."""

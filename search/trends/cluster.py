@@ -1,0 +1,372 @@
+"""Online hot-topic assignment: each document joins the best matching topic or starts a new one.
+
+Cost per document is bounded whatever the corpus size: candidate topics come from an
+inverted index (``trend_topic_keys``: specific places, organisations, top terms) read with a
+per-key LIMIT over recently active topics, plus near-duplicates found through the documents'
+simhash bands (also LIMITed). Each candidate is scored against its centroid (stored on the
+topic), so no member list is ever scanned on the hot path. Topics bridged by a document whose
+centroids agree are merged; analysts can merge, split, rename and pin by hand (``service``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from functools import lru_cache
+
+from sqlalchemy import TextClause, bindparam, case, delete, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from core.database import UTCDateTime
+from core.masking import mask_personal_data
+from core.models import Document
+from search.trends.dbutil import upsert, upsert_many
+from search.trends.features import DocFeatures, is_generic_place
+from search.trends.models import HotTopic, TrendCount, TrendMember, TrendMemberPlace, TrendTopicKey
+
+CENTROID_TERMS = 60
+PLACES_KEPT = 12
+KEY_LIMIT = 12
+CANDIDATES = 20
+BAND_LIMIT = 30
+
+
+@dataclass
+class Assignment:
+    topic: HotTopic
+    created: bool
+    score: float
+    merged: list[int]
+    new_member: bool
+
+
+def cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if not a or not b:
+        return 0.0
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    dot = sum(w * large.get(t, 0.0) for t, w in small.items())
+    if dot <= 0:
+        return 0.0
+    na = math.sqrt(sum(w * w for w in a.values()))
+    nb = math.sqrt(sum(w * w for w in b.values()))
+    return dot / (na * nb)
+
+
+def specific(places) -> set[str]:
+    return {p for p in places if not is_generic_place(p)}
+
+
+_AREA = re.compile(r"^([A-Z])(\d*)[市区县州]$")
+
+
+def areas(places) -> set[tuple[str, str]]:
+    """Masked administrative codes (A市, A7县, K11县) as (city letter, district number)."""
+    return {(m.group(1), m.group(2)) for p in places if (m := _AREA.match(p))}
+
+
+def areas_conflict(a: set[tuple[str, str]], b: set[tuple[str, str]]) -> bool:
+    """Different cities, or two different districts of one city: not the same place."""
+    if not a or not b:
+        return False
+    if not {c for c, _ in a} & {c for c, _ in b}:
+        return True
+    da, db = {x for x in a if x[1]}, {x for x in b if x[1]}
+    return bool(da and db and not da & db)
+
+
+def home_places(topic: HotTopic) -> set[str]:
+    """The specific places a topic is about: named by at least two members and a quarter of them."""
+    counts = topic.place_counts or {}
+    size = max(topic.size or 0, 1)
+    return {p for p, c in counts.items() if not is_generic_place(p) and c >= 2 and c >= 0.25 * size}
+
+
+def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float]) -> float:
+    """Term cosine with the centroid, plus a bonus for a shared specific place, minus conflicts.
+
+    A topic about a place (its *home* places) does not take documents about another place, and
+    takes a document that names no place only on stronger wording evidence.
+    """
+    s = cosine(f.terms, topic.terms or {})
+    mine = set(f.specific_places) | set(f.organisations)
+    theirs = specific(topic.place_counts or {})
+    home = home_places(topic)
+    if mine & (home or theirs):
+        s += cfg["place_bonus"]
+    elif mine and (home or theirs):
+        s -= cfg["place_conflict"]
+    elif home:
+        s -= cfg["place_conflict"] / 2
+    if areas_conflict(areas(f.places), areas(topic.place_counts or {})):
+        s -= cfg["place_conflict"]
+    if f.label and topic.label and f.label != topic.label:
+        s -= cfg["label_penalty"]
+    return s
+
+
+def topic_similarity(a: HotTopic, b: HotTopic, cfg: dict[str, float]) -> float:
+    s = cosine(a.terms or {}, b.terms or {})
+    pa, pb = specific(a.place_counts or {}), specific(b.place_counts or {})
+    if pa & pb:
+        s += cfg["place_bonus"]
+    elif (pa and pb) or areas_conflict(areas(a.place_counts or {}), areas(b.place_counts or {})):
+        s -= cfg["place_conflict"]
+    return s
+
+
+def doc_keys(f: DocFeatures) -> list[str]:
+    keys = [f"p:{p}" for p in f.specific_places[:4]] + [f"o:{o}" for o in f.organisations[:3]]
+    keys += [f"k:{t}" for t, _ in sorted(f.terms.items(), key=lambda kv: -kv[1])[:8]]
+    return [k[:120] for k in keys]
+
+
+def hamming(a: int, b: int) -> int:
+    return bin((a ^ b) & 0xFFFFFFFFFFFFFFFF).count("1")
+
+
+def near_duplicate_topic(session: Session, f: DocFeatures, bits: int) -> int | None:
+    """Topic of an earlier document within ``bits`` of the simhash, via the band columns (LIMITed)."""
+    if f.simhash is None or all(b is None for b in f.bands):
+        return None
+    band_cols = (Document.sim_band0, Document.sim_band1, Document.sim_band2, Document.sim_band3)
+    clauses = [col == val for col, val in zip(band_cols, f.bands) if val is not None]
+    rows = session.execute(
+        select(Document.id, Document.simhash, TrendMember.topic_id)
+        .join(TrendMember, TrendMember.document_id == Document.id)
+        .where(or_(*clauses), Document.id != f.document_id, Document.simhash.is_not(None))
+        .order_by(Document.id.desc()).limit(BAND_LIMIT)
+    ).all()
+    best = None
+    for _doc_id, simhash, topic_id in rows:
+        d = hamming(simhash, f.simhash)
+        if d <= bits and (best is None or d < best[0]):
+            best = (d, topic_id)
+    return best[1] if best else None
+
+
+@lru_cache(maxsize=32)
+def _candidate_sql(n: int) -> TextClause:
+    """One UNION ALL of per-key LIMITed index reads, built once per key count (no per-call SQL construction)."""
+    parts = [f"SELECT topic_id, key FROM (SELECT topic_id, key FROM trend_topic_keys WHERE key = :k{i} AND last_seen >= :since "
+             f"ORDER BY last_seen DESC LIMIT {KEY_LIMIT}) AS s{i}" for i in range(n)]
+    return text(" UNION ALL ".join(parts)).bindparams(bindparam("since", type_=UTCDateTime()))
+
+
+def candidate_topics(session: Session, f: DocFeatures, cfg: dict[str, float]) -> list[HotTopic]:
+    """Recently active topics sharing a key with the document (places and organisations count double)."""
+    since = f.at - dt.timedelta(days=cfg["window_days"])
+    keys = list(dict.fromkeys(doc_keys(f)))
+    if not keys:
+        return []
+    params = {f"k{i}": k for i, k in enumerate(keys)}
+    params["since"] = since
+    hits: Counter[int] = Counter()
+    for tid, key in session.execute(_candidate_sql(len(keys)), params).all():
+        hits[tid] += 2 if key.startswith(("p:", "o:")) else 1
+    if not hits:
+        return []
+    ids = [tid for tid, _ in hits.most_common(CANDIDATES)]
+    return list(session.scalars(select(HotTopic).where(HotTopic.id.in_(ids), HotTopic.status == "active")))
+
+
+def _top(counter: dict, n: int) -> dict:
+    return dict(sorted(counter.items(), key=lambda kv: -kv[1])[:n])
+
+
+def absorb(topic: HotTopic, f: DocFeatures, new_reporter: bool) -> None:
+    """Fold one document into the topic's centroid and running statistics."""
+    terms = dict(topic.terms or {})
+    for t, w in f.terms.items():
+        terms[t] = round(terms.get(t, 0.0) + w, 3)
+    topic.terms = _top(terms, CENTROID_TERMS)
+    places = dict(topic.place_counts or {})
+    for p in f.places + [o for o in f.organisations if o not in f.places]:
+        places[p] = places.get(p, 0) + 1
+    topic.place_counts = _top(places, PLACES_KEPT)
+    labels = dict(topic.label_counts or {})
+    if f.label:
+        labels[f.label] = labels.get(f.label, 0) + 1
+        topic.label_counts = labels
+        topic.label = max(labels.items(), key=lambda kv: kv[1])[0]
+    topic.size = (topic.size or 0) + 1
+    topic.reporters = (topic.reporters or 0) + (1 if new_reporter else 0)
+    topic.likes = (topic.likes or 0) + f.likes
+    topic.negative = (topic.negative or 0) + (1 if f.negative else 0)
+    topic.risk = (topic.risk or 0) + (1 if f.risk else 0)
+    topic.first_seen = min(topic.first_seen, f.at) if topic.first_seen else f.at
+    topic.last_seen = max(topic.last_seen, f.at) if topic.last_seen else f.at
+    refresh_summary(topic)
+
+
+def refresh_summary(topic: HotTopic) -> None:
+    counts = topic.place_counts or {}
+    ranked = sorted(counts.items(), key=lambda kv: (is_generic_place(kv[0]), -kv[1]))
+    topic.places = [p for p, _ in ranked[:3]]
+    topic.keywords = [t for t, _ in sorted((topic.terms or {}).items(), key=lambda kv: -kv[1])[:8]]
+
+
+def _later_last_seen(excluded) -> dict:
+    col = TrendTopicKey.__table__.c.last_seen
+    return {"last_seen": case((col < excluded.last_seen, excluded.last_seen), else_=col)}
+
+
+def add_member(session: Session, topic: HotTopic, f: DocFeatures, s: float, manual: bool = False) -> None:
+    new_reporter = session.scalar(
+        select(TrendMember.document_id).where(TrendMember.topic_id == topic.id, TrendMember.reporter == f.reporter).limit(1)
+    ) is None
+    session.add(TrendMember(
+        document_id=f.document_id, topic_id=topic.id, at=f.at, day=f.day, source=f.source[:64], label=f.label,
+        sentiment=f.sentiment, risk=f.risk, reporter=f.reporter, likes=f.likes, score=round(s, 4), manual=manual,
+    ))
+    for place in f.places:
+        session.add(TrendMemberPlace(document_id=f.document_id, place=place, day=f.day))
+    absorb(topic, f, new_reporter)
+    upsert_many(session, TrendTopicKey, [{"key": k, "topic_id": topic.id, "last_seen": f.at} for k in dict.fromkeys(doc_keys(f))],
+                ["key", "topic_id"], _later_last_seen)
+    session.flush()
+
+
+def assign(session: Session, f: DocFeatures, cfg: dict[str, float]) -> Assignment:
+    """Put the document in a topic (idempotent: a document already placed only refreshes its votes)."""
+    member = session.get(TrendMember, f.document_id)
+    if member is not None:
+        topic = session.get(HotTopic, member.topic_id)
+        if f.likes != member.likes:
+            topic.likes = (topic.likes or 0) + f.likes - member.likes
+            member.likes = f.likes
+        return Assignment(topic, False, member.score, [], False)
+    best: tuple[float, HotTopic] | None = None
+    dup = near_duplicate_topic(session, f, int(cfg["near_duplicate_bits"]))
+    candidates = candidate_topics(session, f, cfg)
+    scored = sorted(((score(f, t, cfg), t) for t in candidates), key=lambda st: (-st[0], st[1].id))
+    if dup is not None:
+        topic = session.get(HotTopic, dup)
+        if topic is not None and topic.status != "active" and topic.merged_into_id:
+            topic = _resolve(session, topic)
+        if topic is not None:
+            best = (1.0, topic)
+    if best is None and scored and scored[0][0] >= cfg["join_threshold"]:
+        best = scored[0]
+    created = best is None
+    if created:
+        topic = HotTopic(title=mask_personal_data(f.title)[:300], terms={}, place_counts={}, label_counts={}, places=[], keywords=[],
+                         representative_ids=[f.document_id], size=0)
+        session.add(topic)
+        session.flush()
+        s = 1.0
+    else:
+        s, topic = best
+    add_member(session, topic, f, s)
+    merged = []
+    for other_score, other in scored:
+        if other.id == topic.id or other_score < cfg["join_threshold"] or other.status != "active":
+            continue
+        if topic_similarity(topic, other, cfg) >= cfg["merge_threshold"]:
+            keep, gone = (topic, other) if (topic.size, -topic.id) >= (other.size, -other.id) else (other, topic)
+            if gone.pinned and not keep.pinned:
+                keep, gone = gone, keep
+            if gone.pinned:
+                continue
+            merge_topics(session, keep, gone)
+            merged.append(gone.id)
+            topic = keep
+    maybe_retitle(session, topic)
+    return Assignment(topic, created, s, merged, True)
+
+
+def _resolve(session: Session, topic: HotTopic) -> HotTopic | None:
+    seen = 0
+    while topic is not None and topic.status != "active" and topic.merged_into_id and seen < 20:
+        topic = session.get(HotTopic, topic.merged_into_id)
+        seen += 1
+    return topic if topic is not None and topic.status == "active" else None
+
+
+def merge_topics(session: Session, keep: HotTopic, gone: HotTopic) -> None:
+    """Move every member, key and count of ``gone`` into ``keep`` (cost: the size of ``gone``)."""
+    session.flush()
+    new_reporters = session.scalar(
+        select(func.count(func.distinct(TrendMember.reporter))).where(
+            TrendMember.topic_id == gone.id,
+            TrendMember.reporter.not_in(select(TrendMember.reporter).where(TrendMember.topic_id == keep.id)),
+        )
+    ) or 0
+    session.execute(update(TrendMember).where(TrendMember.topic_id == gone.id).values(topic_id=keep.id))
+    for key, last_seen in session.execute(select(TrendTopicKey.key, TrendTopicKey.last_seen).where(TrendTopicKey.topic_id == gone.id)).all():
+        upsert(session, TrendTopicKey, {"key": key, "topic_id": keep.id, "last_seen": last_seen}, ["key", "topic_id"],
+               _later_last_seen)
+    session.execute(delete(TrendTopicKey).where(TrendTopicKey.topic_id == gone.id))
+    for hour, count in session.execute(select(TrendCount.hour, TrendCount.count).where(
+            TrendCount.scope == "topic", TrendCount.key == str(gone.id))).all():
+        upsert(session, TrendCount, {"scope": "topic", "key": str(keep.id), "hour": hour, "count": count},
+               ["scope", "key", "hour"], lambda ex: {"count": TrendCount.count + ex.count})
+    session.execute(delete(TrendCount).where(TrendCount.scope == "topic", TrendCount.key == str(gone.id)))
+    terms = dict(keep.terms or {})
+    for t, w in (gone.terms or {}).items():
+        terms[t] = round(terms.get(t, 0.0) + w, 3)
+    keep.terms = _top(terms, CENTROID_TERMS)
+    places = dict(keep.place_counts or {})
+    for p, c in (gone.place_counts or {}).items():
+        places[p] = places.get(p, 0) + c
+    keep.place_counts = _top(places, PLACES_KEPT)
+    labels = dict(keep.label_counts or {})
+    for lbl, c in (gone.label_counts or {}).items():
+        labels[lbl] = labels.get(lbl, 0) + c
+    keep.label_counts = labels
+    if labels:
+        keep.label = max(labels.items(), key=lambda kv: kv[1])[0]
+    keep.size = (keep.size or 0) + (gone.size or 0)
+    keep.reporters = (keep.reporters or 0) + new_reporters
+    keep.likes = (keep.likes or 0) + (gone.likes or 0)
+    keep.negative = (keep.negative or 0) + (gone.negative or 0)
+    keep.risk = (keep.risk or 0) + (gone.risk or 0)
+    if gone.first_seen and (not keep.first_seen or gone.first_seen < keep.first_seen):
+        keep.first_seen = gone.first_seen
+    if gone.last_seen and (not keep.last_seen or gone.last_seen > keep.last_seen):
+        keep.last_seen = gone.last_seen
+    if keep.master_case_id is None:
+        keep.master_case_id = gone.master_case_id
+    keep.pinned = keep.pinned or gone.pinned
+    refresh_summary(keep)
+    gone.status = "merged"
+    gone.merged_into_id = keep.id
+    gone.size = 0
+    session.flush()
+    keep.representative_ids = []
+    maybe_retitle(session, keep, force=True)
+
+
+def _is_retitle_size(n: int) -> bool:
+    return n <= 4 or (n & (n - 1)) == 0
+
+
+def maybe_retitle(session: Session, topic: HotTopic, force: bool = False) -> None:
+    """Pick the most central titles as representatives at sizes 1-4 and each power of two (amortised O(1))."""
+    if not force and not _is_retitle_size(topic.size or 0):
+        return
+    rows = session.execute(
+        select(Document.id, Document.title, Document.title_tokens).join(TrendMember, TrendMember.document_id == Document.id)
+        .where(TrendMember.topic_id == topic.id).order_by(TrendMember.at.desc()).limit(60)
+    ).all()
+    if not rows:
+        return
+    from search.trends.features import _segmenter
+    tokenize, content = _segmenter()
+    centroid = topic.terms or {}
+    main_places = [p for p in (topic.places or []) if not is_generic_place(p)]
+
+    def centrality(row) -> float:
+        tokens = row.title_tokens.split() if row.title_tokens else content(tokenize(row.title or ""))
+        distinct = set(tokens)
+        s = sum(centroid.get(t, 0.0) for t in distinct) / math.sqrt(len(distinct) + 1)
+        if main_places and main_places[0] in (row.title or ""):
+            s *= 1.3
+        return s
+
+    ranked = sorted(rows, key=lambda r: (-centrality(r), len(r.title or ""), r.id))
+    topic.representative_ids = [r.id for r in ranked[:5]]
+    if not topic.title_locked and ranked[0].title:
+        topic.title = mask_personal_data(ranked[0].title)[:300]

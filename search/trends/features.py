@@ -1,0 +1,208 @@
+"""What the hot-topic engine reads from a document: terms, places, label, reporter, fingerprint.
+
+The NLP stage (order 100) writes tokens, keywords, places, organisations and the simhash bands
+onto the document; they are used as they are. A document the NLP stage has not analysed (the
+NLP package missing, or a replay of old rows) gets a light fallback: segmentation and
+keyword extraction with jieba and a place pattern, so the engine never stops on missing labels.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from core.models import Document
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+#: Administrative areas too broad to tie complaints together (A市, A2区, 西地省, 经开区…).
+_GENERIC_PLACE = re.compile(r"^(?:[A-Z]\d{0,3}[市区县州镇乡]|.{1,3}[省市县]|.{0,3}(?:区|新区|开发区|经开区|高新区))$")
+#: Fallback place pattern for documents without NLP places.
+_PLACE = re.compile(
+    r"([\u4e00-\u9fa5A-Za-z0-9]{2,8}?(?:小区|社区|新城|花园|家园|公寓|广场|大厦|村|街道|镇|大道|路|街|小学|中学|幼儿园|医院|公园|苑|湾))"
+)
+#: Words that show a fallback "place" match swallowed part of a sentence.
+_NOT_PLACE = re.compile(r"政府|市委|希望|我们|本人|请问|关于|反映|建议|咨询|位于|我是|我们|领导|部门|一个|这个|没有|问题|什么|的|了|在|和|与|是")
+_MASKED = re.compile(r"[A-Z]\d{0,3}[市区县州镇乡]")
+_TERM_OK = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+#: Words frequent in every complaint: they say nothing about which problem it is.
+_COMPLAINT_WORDS = frozenset(
+    "问题 反映 投诉 举报 请求 希望 要求 情况 相关 部门 领导 政府 市民 群众 居民 业主 我们 你们 他们 "
+    "咨询 请问 关于 建议 处理 解决 严重 影响 一直 没有 现在 目前 已经 能否 是否 为什么 什么 如何 "
+    "怎么 可以 进行 工作 有关 尽快 给予 导致 存在 情况 多次 至今 市长 书记 您好 你好 谢谢 感谢 "
+    "网友 留言 信访 一个 这个 那个 就是 还是 但是 因为 所以 而且 以及 并且".split()
+)
+TITLE_WEIGHT = 2.0
+MAX_TERMS = 24
+
+
+@dataclass
+class DocFeatures:
+    """The slice of a document the engine needs; also built from replayed rows in backtests."""
+
+    document_id: int
+    at: dt.datetime
+    source: str
+    title: str
+    label: str | None = None
+    sentiment: str | None = None
+    risk_flags: list[str] = field(default_factory=list)
+    reporter: str = ""
+    likes: int = 0
+    places: list[str] = field(default_factory=list)
+    specific_places: list[str] = field(default_factory=list)
+    organisations: list[str] = field(default_factory=list)
+    terms: dict[str, float] = field(default_factory=dict)
+    simhash: int | None = None
+    bands: tuple[int | None, ...] = (None, None, None, None)
+
+    @property
+    def risk(self) -> bool:
+        return bool(self.risk_flags)
+
+    @property
+    def negative(self) -> bool:
+        return self.sentiment == "negative"
+
+    @property
+    def day(self) -> str:
+        return local_day(self.at)
+
+
+def local_day(at: dt.datetime) -> str:
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d")
+
+
+def event_time(doc: Document) -> dt.datetime:
+    """When the text was written: the published time when known, else when it entered."""
+    at = doc.published_at or doc.created_at
+    if at is None:
+        from core.database import utcnow
+        at = utcnow()
+    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+
+
+def is_generic_place(place: str) -> bool:
+    return bool(_GENERIC_PLACE.match(place)) or len(place) < 2
+
+
+def normalise_place(place: str) -> str:
+    """``A2区丽发新城小区`` -> ``丽发新城``: masked district prefix and estate suffix dropped."""
+    place = place.strip()
+    stripped = _MASKED.sub("", place)
+    if stripped and stripped != place and len(stripped) >= 2:
+        place = stripped
+    for suffix in ("小区", "社区"):
+        if place.endswith(suffix) and len(place) - len(suffix) >= 2:
+            place = place[: -len(suffix)]
+    return place
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    """``nlp.segment`` (tokenize, content_words) when the NLP package provides it, else jieba."""
+    if importlib.util.find_spec("nlp.segment") is not None:
+        from nlp import segment
+        return segment.tokenize, segment.content_words
+    import jieba
+    jieba.setLogLevel(60)
+    return (lambda text: [w for w in jieba.lcut(text) if w.strip()]), (lambda toks: toks)
+
+
+_CODE_JUNK = re.compile(r"^(?:[A-Za-z]+\d*|[省市区县].+)$")
+
+
+def _term_ok(term: str) -> bool:
+    return (len(term) >= 2 and bool(_TERM_OK.search(term)) and term not in _COMPLAINT_WORDS and not term.isdigit()
+            and not _CODE_JUNK.match(term))
+
+
+@lru_cache(maxsize=1)
+def _idf() -> dict[str, float]:
+    """jieba's bundled IDF table (general Chinese): common words (政策, 公司) weigh less than 搅拌站."""
+    try:
+        import jieba.analyse
+        return jieba.analyse.default_tfidf.idf_freq
+    except Exception:  # noqa: BLE001 - weighting is a refinement; without it every word weighs 1
+        return {}
+
+
+def rarity(word: str) -> float:
+    value = _idf().get(word)
+    if value is None:
+        return 1.3  # not in a general dictionary: a name or a local term, the most telling kind
+    return min(1.3, max(0.3, value / 10.0))
+
+
+def _in_place(word: str, places: set[str]) -> bool:
+    return any(word in p for p in places)
+
+
+def build_terms(title_tokens: list[str], keywords: list[str], places: set[str]) -> dict[str, float]:
+    """Weighted terms: title words count double, keywords by rank, both by rarity; places are matched separately."""
+    weights: Counter[str] = Counter()
+    for rank, word in enumerate(keywords[:15]):
+        if _term_ok(word) and not _in_place(word, places):
+            weights[word] += (1.0 - 0.04 * rank) * rarity(word)
+    for word in title_tokens:
+        if _term_ok(word) and not _in_place(word, places) and not is_generic_place(word):
+            weights[word] += TITLE_WEIGHT * rarity(word)
+    top = weights.most_common(MAX_TERMS)
+    return {w: round(v, 3) for w, v in top}
+
+
+def _fallback_keywords(title: str, body: str) -> list[str]:
+    import jieba.analyse
+    return jieba.analyse.extract_tags(f"{title}。{title}。{body[:3000]}", topK=15)
+
+
+def _fallback_places(text: str) -> list[str]:
+    seen: list[str] = []
+    for match in _PLACE.findall(text[:2000]):
+        place = normalise_place(match)
+        if _NOT_PLACE.search(place) or len(place) < 3:
+            continue
+        if place not in seen:
+            seen.append(place)
+    return seen[:6]
+
+
+def features_of(doc: Document) -> DocFeatures:
+    """Features of a stored document, preferring what the NLP stage wrote."""
+    tokenize, content = _segmenter()
+    title = doc.title or ""
+    if doc.title_tokens is not None:
+        title_tokens = doc.title_tokens.split()
+    else:
+        title_tokens = content(tokenize(title))
+    raw_places = doc.places if doc.places is not None else _fallback_places(f"{title} {doc.body or ''}")
+    places = []
+    for p in raw_places:
+        norm = normalise_place(str(p))
+        if norm and norm not in places:
+            places.append(norm[:100])
+    specific = [p for p in places if not is_generic_place(p)]
+    keywords = doc.keywords if doc.keywords is not None else _fallback_keywords(title, doc.body or "")
+    terms = build_terms(title_tokens, [str(k) for k in keywords], set(places))
+    reporter = (doc.author or "").strip() or f"doc:{doc.id}"
+    return DocFeatures(
+        document_id=doc.id,
+        at=event_time(doc),
+        source=doc.source,
+        title=title,
+        label=doc.topic,
+        sentiment=doc.sentiment,
+        risk_flags=list(doc.risk or []) if doc.has_risk or doc.risk else [],
+        reporter=reporter[:200],
+        likes=max(0, doc.likes or 0),
+        places=places[:8],
+        specific_places=specific[:6],
+        organisations=[str(o)[:100] for o in (doc.organisations or [])][:5],
+        terms=terms,
+        simhash=doc.simhash,
+        bands=(doc.sim_band0, doc.sim_band1, doc.sim_band2, doc.sim_band3),
+    )

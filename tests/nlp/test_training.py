@@ -1,0 +1,78 @@
+"""Training on generated data: losses fall, the run is reproducible, the saved model predicts the same."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from nlp.classifier import Classifier, ModelDirError
+from nlp.labels import APPEALS, SENTIMENTS, TOPICS
+from nlp.train import build_vocab, train_pipeline
+from tests.nlp.conftest import generated, tiny_config
+
+
+def test_losses_fall(tiny_model):
+    _, summary = tiny_model
+    pre, fine = summary["pretraining"], summary["finetuning"]
+    assert pre["loss_last"] < pre["loss_first"]
+    assert fine["loss"][-1] < 0.5 * fine["loss"][0]
+
+
+def test_saved_model_loads_and_predicts_the_same(tmp_path, tiny_examples):
+    texts = [f"{e.title}\n{e.text}" for e in tiny_examples]
+    _, trained = train_pipeline(texts, tiny_examples, tmp_path, tiny_config(mlm_steps=5, epochs=6), log=lambda m: None)
+    loaded = Classifier.load(tmp_path)
+    items = [(e.title, e.text) for e in tiny_examples[:20]]
+    before, after = trained.predict(items), loaded.predict(items)
+    assert [p.topic for p in before] == [p.topic for p in after]
+    assert [p.sentiment for p in before] == [p.sentiment for p in after]
+    assert [p.appeal for p in before] == [p.appeal for p in after]
+    for a, b in zip(before, after):  # weights are stored in float16
+        assert abs(a.topic_score - b.topic_score) < 0.02
+    meta = json.loads((tmp_path / "minsheng.json").read_text(encoding="utf-8"))
+    assert meta["labels"]["topic"] == list(TOPICS) and meta["pre_tokenize"] == "jieba"
+    assert (tmp_path / "pretrained" / "config.json").is_file()
+
+
+def test_training_is_reproducible_from_the_seed(tmp_path, tiny_examples):
+    texts = [f"{e.title}\n{e.text}" for e in tiny_examples[:40]]
+    cfg = tiny_config(mlm_steps=4, epochs=2)
+    a, _ = train_pipeline(texts, tiny_examples[:40], tmp_path / "a", cfg, log=lambda m: None)
+    b, _ = train_pipeline(texts, tiny_examples[:40], tmp_path / "b", cfg, log=lambda m: None)
+    assert a["pretraining"]["loss_last"] == b["pretraining"]["loss_last"]
+    assert a["finetuning"]["loss"] == b["finetuning"]["loss"]
+
+
+def test_tiny_model_learns_its_training_data(tiny_model, tiny_examples):
+    clf = Classifier.load(tiny_model[0])
+    preds = clf.predict([(e.title, e.text) for e in tiny_examples])
+    right = sum(p.topic == e.topic for p, e in zip(preds, tiny_examples))
+    assert right / len(tiny_examples) >= 0.8
+    p = preds[0]
+    assert set(p.topic_scores) == set(TOPICS) and abs(sum(p.topic_scores.values()) - 1) < 0.01
+    assert p.sentiment in SENTIMENTS and p.appeal in APPEALS
+
+
+def test_continues_from_a_saved_encoder(tmp_path, tiny_model, tiny_examples):
+    """A retrain with new corrections skips pre-training by starting from ``pretrained/``."""
+    summary, clf = train_pipeline([], tiny_examples[:30], tmp_path, tiny_config(epochs=1), log=lambda m: None,
+                                  encoder_dir=tiny_model[0] / "pretrained")
+    assert "pretraining" not in summary and clf.pre_tokenize == "jieba"
+    assert Classifier.load(tmp_path).predict([("小区停水", "小区停水三天了")])[0].topic in TOPICS
+
+
+def test_vocabulary_has_every_character_as_a_fallback():
+    vocab = build_vocab([["拆迁安置", "拆迁安置", "公积金"]], min_freq=2, max_words=10)
+    assert "拆迁安置" in vocab and "公积金" not in vocab
+    assert "公" in vocab and "##积" in vocab and vocab[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def test_a_plain_encoder_directory_is_refused_with_a_hint(tiny_model):
+    with pytest.raises(ModelDirError, match="minsheng train --encoder"):
+        Classifier.load(tiny_model[0] / "pretrained")
+
+
+def test_empty_batch():
+    assert generated(0) == []
+    assert torch.zeros(0).numel() == 0

@@ -1,0 +1,83 @@
+"""Pure functions of the console: Poisson tail, heat formula, similarity, place normalisation."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+
+from search.trends import config, heat
+from search.trends.cluster import cosine, hamming
+from search.trends.features import build_terms, is_generic_place, normalise_place
+from search.trends.surge import poisson_tail
+
+NOW = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+
+
+def test_poisson_tail_matches_the_direct_sum():
+    for lam in (0.1, 0.5, 2.0, 7.5):
+        for count in (0, 1, 3, 5, 12):
+            direct = 1 - sum(math.exp(-lam) * lam ** k / math.factorial(k) for k in range(count))
+            assert poisson_tail(count, lam) == pytest.approx(max(direct, 0.0), rel=1e-6, abs=1e-12)
+    assert poisson_tail(200, 1.0) < 1e-100  # no overflow for large counts
+    assert poisson_tail(3, 0.0) == 0.0
+
+
+def test_heat_factors_sum_and_decay():
+    cfg = dict(config.HEAT_DEFAULTS)
+    inputs = heat.HeatInputs(documents=10, reporters=8, likes=100, recent=6, previous=1, negative=5, risk=1,
+                             last_seen=NOW - dt.timedelta(days=30))
+    result = heat.compute(inputs, cfg, NOW)
+    assert {f["factor"] for f in result.factors} == set(heat.FACTOR_LABELS)
+    assert result.points == pytest.approx(sum(f["points"] for f in result.factors), abs=0.05)
+    assert result.decay == pytest.approx(0.5)  # one half-life old
+    assert result.heat == pytest.approx(result.points * 0.5, abs=0.05)
+    fresh = heat.compute(heat.HeatInputs(10, 8, 100, 6, 1, 5, 1, NOW), cfg, NOW)
+    assert fresh.heat > result.heat
+    no_decay = heat.compute(inputs, {**cfg, "half_life_days": 0}, NOW)
+    assert no_decay.decay == 1.0
+
+
+def test_heat_grows_with_each_factor():
+    cfg = dict(config.HEAT_DEFAULTS)
+    base = dict(documents=5, reporters=3, likes=0, recent=1, previous=1, negative=1, risk=0, last_seen=NOW)
+    h0 = heat.compute(heat.HeatInputs(**base), cfg, NOW).heat
+    for key, value in (("documents", 50), ("reporters", 30), ("likes", 500), ("recent", 20), ("negative", 5), ("risk", 2)):
+        assert heat.compute(heat.HeatInputs(**{**base, key: value}), cfg, NOW).heat > h0, key
+
+
+def test_cosine_and_hamming():
+    assert cosine({"a": 1}, {"a": 2}) == pytest.approx(1.0)
+    assert cosine({"a": 1}, {"b": 1}) == 0.0
+    assert cosine({}, {"a": 1}) == 0.0
+    assert hamming(0, 0b1011) == 3
+    assert hamming(-1, 0x7FFFFFFFFFFFFFFF) == 1  # signed storage of the 64-bit fingerprint
+
+
+def test_places_normalised_and_generic_ones_recognised():
+    assert normalise_place("A2区丽发新城小区") == "丽发新城"
+    assert normalise_place("魅力之城小区") == "魅力之城"
+    assert is_generic_place("A市") and is_generic_place("A2区") and is_generic_place("西地省")
+    assert not is_generic_place("丽发新城") and not is_generic_place("郝家坪小学")
+
+
+def test_terms_weight_title_words_and_drop_complaint_words():
+    terms = build_terms(["丽发新城", "搅拌站", "噪音", "问题", "反映"], ["搅拌站", "扰民", "12345"], {"丽发新城"})
+    assert "丽发新城" not in terms  # places are matched separately
+    assert "问题" not in terms and "反映" not in terms and "12345" not in terms
+    assert terms["搅拌站"] > terms["扰民"]
+
+
+def test_config_refuses_bad_values(sqlite_url):
+    from core.database import engine_for, session_scope
+    with session_scope(engine_for(sqlite_url)) as session:
+        with pytest.raises(config.ConfigError, match="未知的参数"):
+            config.save(session, "heat", {"w_magic": 1}, "t")
+        with pytest.raises(config.ConfigError, match="必须是数字"):
+            config.save(session, "heat", {"w_likes": "很多"}, "t")
+        with pytest.raises(config.ConfigError, match="非负"):
+            config.save(session, "surge", {"p_1": -1}, "t")
+        with pytest.raises(config.ConfigError, match="未知的配置项"):
+            config.save(session, "nope", {}, "t")
+        saved = config.save(session, "heat", {"w_likes": 0}, "t")
+        assert saved["w_likes"] == 0.0 and saved["w_documents"] == config.HEAT_DEFAULTS["w_documents"]
