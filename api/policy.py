@@ -180,6 +180,14 @@ POLICY: tuple[Rule, ...] = (
     Rule("/api/v1/trends/briefings/{briefing_id}", read=TREND_READERS),
     Rule("/briefings/{briefing_id}.xlsx", read=TREND_READERS),
 
+    # --- NLP review queue (nlp.views): low-confidence predictions that analysts correct ------------------
+    Rule("/api/v1/review", read=ANALYSTS, write=ANALYSTS),
+    Rule("/review", read=ANALYSTS),
+    Rule("/review/{document_id}", write=ANALYSTS),
+
+    # --- reply templates (cases.views) -------------------------------------------------------------------
+    Rule("/api/v1/reply-templates", read=STAFF, write=ADMIN),
+
     # --- source health (crawlers.views) --------------------------------------------------------------
     Rule("/api/v1/sources", read=ANALYSTS),
     Rule("/api/v1/sources/{name}", read=ANALYSTS),

@@ -133,6 +133,18 @@ def analyse(title: str, text: str, classifier: Classifier | None = None) -> Anal
     return analyse_many([(title, text)], classifier)[0]
 
 
+def analyse_text(title: str, text: str) -> Analysis:
+    """Everything but the classifier: tokens, keywords, places, organisations, rule risk flags, fingerprint.
+
+    For consumers that must work on documents the NLP stage has not reached yet (a replay of old
+    rows, a trends backtest) without loading the model; labels are ``None`` and nothing is queued
+    for review.
+    """
+    analysis = _build(_prepare(title or "", text or ""), None)
+    analysis.needs_review, analysis.review_reasons = False, []
+    return analysis
+
+
 def warm() -> None:
     """Load dictionaries and the model now (worker start-up, before forking)."""
     segment.warm()

@@ -171,22 +171,42 @@ def _fallback_places(text: str) -> list[str]:
     return seen[:6]
 
 
+@lru_cache(maxsize=1)
+def _light_analysis():
+    """``nlp.pipeline.analyse_text`` (the NLP stage's own keywords and places, no model) when present."""
+    if importlib.util.find_spec("nlp.pipeline") is not None:
+        from nlp.pipeline import analyse_text
+        return analyse_text
+    return None
+
+
 def features_of(doc: Document) -> DocFeatures:
     """Features of a stored document, preferring what the NLP stage wrote."""
     tokenize, content = _segmenter()
     title = doc.title or ""
-    if doc.title_tokens is not None:
-        title_tokens = doc.title_tokens.split()
-    else:
+    title_tokens = doc.title_tokens.split() if doc.title_tokens is not None else None
+    raw_places, keywords, organisations = doc.places, doc.keywords, doc.organisations
+    simhash, bands = doc.simhash, (doc.sim_band0, doc.sim_band1, doc.sim_band2, doc.sim_band3)
+    if keywords is None and (light := _light_analysis()) is not None:
+        # Not analysed yet: the same extraction the NLP stage runs, without the classifier.
+        found = light(title, doc.body or "")
+        title_tokens = title_tokens if title_tokens is not None else found.title_tokens
+        raw_places = raw_places if raw_places is not None else found.places
+        keywords, organisations = found.keywords, organisations if organisations is not None else found.organisations
+        if simhash is None:
+            simhash, bands = found.simhash_signed, found.bands
+    if title_tokens is None:
         title_tokens = content(tokenize(title))
-    raw_places = doc.places if doc.places is not None else _fallback_places(f"{title} {doc.body or ''}")
+    if raw_places is None:
+        raw_places = _fallback_places(f"{title} {doc.body or ''}")
     places = []
     for p in raw_places:
         norm = normalise_place(str(p))
         if norm and norm not in places:
             places.append(norm[:100])
     specific = [p for p in places if not is_generic_place(p)]
-    keywords = doc.keywords if doc.keywords is not None else _fallback_keywords(title, doc.body or "")
+    if keywords is None:
+        keywords = _fallback_keywords(title, doc.body or "")
     terms = build_terms(title_tokens, [str(k) for k in keywords], set(places))
     reporter = (doc.author or "").strip() or f"doc:{doc.id}"
     return DocFeatures(
@@ -201,8 +221,8 @@ def features_of(doc: Document) -> DocFeatures:
         likes=max(0, doc.likes or 0),
         places=places[:8],
         specific_places=specific[:6],
-        organisations=[str(o)[:100] for o in (doc.organisations or [])][:5],
+        organisations=[str(o)[:100] for o in (organisations or [])][:5],
         terms=terms,
-        simhash=doc.simhash,
-        bands=(doc.sim_band0, doc.sim_band1, doc.sim_band2, doc.sim_band3),
+        simhash=simhash,
+        bands=bands,
     )

@@ -121,6 +121,8 @@ BODIES: dict[tuple[str, str], Callable[[object], object]] = {
     ("POST", "/api/v1/trends/alerts/{alert_id}/ack"): lambda c: {"note": "已知悉"},
     ("PUT", "/api/v1/trends/config/{name}"): lambda c: {},
     ("POST", "/api/v1/trends/briefings"): lambda c: {"kind": "daily"},
+    ("POST", "/api/v1/review"): lambda c: {"document_id": 1, "topic": "城乡建设"},
+    ("POST", "/api/v1/reply-templates"): lambda c: {"title": "通用答复", "body": "您好，您反映的问题已收悉，正在办理。"},
 }
 
 
