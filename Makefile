@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
 
-.PHONY: run test install assets browser bench clean
+.PHONY: run test install assets browser audit bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,13 @@ run: install
 	$(BIN)/minsheng init
 	$(BIN)/minsheng serve
 
-test: install browser
+# Known vulnerabilities in the installed dependencies (not the editable project itself). Findings fail the
+# build unless fixed (raise the minimum in pyproject.toml) or listed with a reason in .pip-audit-ignore;
+# an unreachable vulnerability service prints a warning and does not fail it. See docs/hardening.md.
+audit: install
+	$(BIN)/python tools/pip_audit.py
+
+test: install browser audit
 	$(BIN)/python -m pytest -q
 
 bench: install
