@@ -182,19 +182,24 @@ def sync_case(session: Session, case: Case) -> None:
         case.due_at, case.due_estimated = governing.due_at, governing.due_estimated
 
 
+def notify_missing_year(session: Session, year: int) -> bool:
+    """Tell admins (once per year: one dedupe key) that deadlines reaching ``year`` are estimated."""
+    return notices.notify(
+        session, f"calendar:missing:{year}", f"请录入 {year} 年法定节假日安排",
+        kind="calendar", level="warning", role="admin", link="/console/admin/holidays",
+        body=(f"有办理期限跨入 {year} 年，而系统尚无该年的节假日和调休安排，暂按周一至周五计算并标注为“预估”。"
+              f"国务院办公厅公布安排后，请在“节假日设置”中录入，系统将自动重新计算所有预估期限。"),
+    )
+
+
 def alert_missing_years(session: Session, calendar: WorkCalendar, clock: Clock) -> list[int]:
-    """Tell admins (once per year) that a deadline was estimated for lack of a holiday schedule."""
+    """Alert the admins about every year without a schedule that this clock's milestones reach."""
     points = [p for p in (milestone_at(clock, n) for n in clock.milestones or {}) if p is not None]
     if not points:
         return []
     years = calendar.missing_years(local_date(clock.started_at), local_date(max(points)))
     for year in years:
-        notices.notify(
-            session, f"calendar:missing:{year}", f"请录入 {year} 年法定节假日安排",
-            kind="calendar", level="warning", role="admin", link="/console/admin/holidays",
-            body=(f"有办理期限跨入 {year} 年，而系统尚无该年的节假日和调休安排，暂按周一至周五计算并标注为“预计”。"
-                  f"国务院办公厅公布安排后，请在“节假日设置”中录入，系统将自动重新计算所有预计期限。"),
-        )
+        notify_missing_year(session, year)
     return years
 
 

@@ -10,6 +10,7 @@ event and a hash-chained audit row, all in the caller's transaction.
     answered → reopened (不满意, same department) → signed …;  assigned → returned → assigned (elsewhere)
     signed | in_progress → waiting_citizen (clock paused) → in_progress
     answered | closed → appealed (复查, supervisor) → closed | reopened;  * → merged (并单) → answered
+    (or → rejected with its master; merging a master moves its merged cases to the new master)
 """
 from __future__ import annotations
 
@@ -76,13 +77,15 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     _t("uphold", {"appealed"}, "closed", SUPERVISE, "复查：维持原答复"),
     _t("redo", {"appealed"}, "reopened", SUPERVISE, "复查：发回重办"),
     _t("master_answered", {"merged"}, "answered", {"system"}, "主件答复同步"),
+    _t("master_rejected", {"merged"}, "rejected", {"system"}, "主件不予受理同步"),
 )}
 ACTION_LABELS = {a: t.label for a, t in TRANSITIONS.items()}
 #: Timeline event kind written for each action (the names the tracking page labels).
 EVENT_KINDS = {
     "release": "released", "accept": "accepted", "reject": "rejected", "assign": "assigned", "merge": "merged",
     "sign": "signed", "start": "in_progress", "return": "returned", "request_material": "waiting_citizen",
-    "resume": "material_received", "answer": "answered", "master_answered": "answered", "close": "closed",
+    "resume": "material_received", "answer": "answered", "master_answered": "answered",
+    "master_rejected": "rejected", "close": "closed",
     "reopen": "reopened", "appeal": "appealed", "refer_review": "appealed", "uphold": "appeal_decided",
     "redo": "appeal_decided",
 }
@@ -251,12 +254,30 @@ def _accept(ctx: Ctx) -> None:
     ctx.public_note = "诉求已受理"
 
 
+def _merged_children(ctx: Ctx) -> list[Case]:
+    return list(ctx.session.scalars(select(Case).where(Case.master_case_id == ctx.case.id, Case.status == "merged")
+                                    .order_by(Case.id)))
+
+
 def _reject(ctx: Ctx) -> None:
     reason = _text(ctx, "reason", "不予受理的理由（群众可见）", max_len=500)
     _cancel(ctx)
     ctx.case.rejection_reason = reason
     ctx.public_note = f"不予受理：{reason}"
     ctx.details["reason"] = reason
+    # A merged case waits for its master; if the master is rejected, so are they (else they would wait forever).
+    children = _merged_children(ctx)
+    for child in children:
+        apply(ctx.session, child, "master_rejected", SYSTEM, now=ctx.now, reason=reason,
+              master_number=ctx.case.tracking_number)
+    if children:
+        ctx.details["merged_children"] = [c.id for c in children]
+
+
+def _master_rejected(ctx: Ctx) -> None:
+    reason = _text(ctx, "reason", "不予受理的理由", max_len=500)
+    ctx.case.rejection_reason = reason
+    ctx.public_note = f"并案主件（{ctx.params.get('master_number')}）不予受理，本件一并不予受理：{reason}"
 
 
 def _assign(ctx: Ctx) -> None:
@@ -293,8 +314,18 @@ def _merge(ctx: Ctx) -> None:
                            field="master")
     _cancel(ctx)
     ctx.case.master_case_id = master.id
+    # Cases already merged into this one follow it to the new master, so the final answer reaches them too.
+    children = _merged_children(ctx)
+    for child in children:
+        child.master_case_id = master.id
+        ctx.session.add(CaseEvent(
+            case_id=child.id, at=ctx.now, kind="merged", status_after=child.status, department_code=None, public=True,
+            public_note=f"主件已并入 {master.tracking_number}，答复将同步送达", actor_role=ctx.actor.role,
+            actor_id=ctx.actor.user_id))
     ctx.public_note = f"与同类诉求合并办理（主件受理号 {master.tracking_number}），答复将同步送达"
     ctx.details["master"] = master.id
+    if children:
+        ctx.details["moved_children"] = [c.id for c in children]
 
 
 def _sign(ctx: Ctx) -> None:
@@ -348,7 +379,7 @@ def _answer(ctx: Ctx) -> None:
     ctx.meta.answered_by = ctx.case.department_code
     _start_rating(ctx)
     ctx.public_note = f"{_department_name(ctx.session, ctx.case.department_code)}已答复，请查看答复内容并评价"
-    children = list(ctx.session.scalars(select(Case).where(Case.master_case_id == ctx.case.id, Case.status == "merged")))
+    children = _merged_children(ctx)
     for child in children:
         apply(ctx.session, child, "master_answered", SYSTEM, now=ctx.now, body=body,
               department_code=ctx.case.department_code, master_number=ctx.case.tracking_number)
@@ -446,7 +477,8 @@ def _redo(ctx: Ctx) -> None:
 _EFFECTS: dict[str, Callable[[Ctx], None]] = {
     "release": _release, "accept": _accept, "reject": _reject, "assign": _assign, "merge": _merge,
     "sign": _sign, "start": _start, "return": _return, "request_material": _request_material,
-    "resume": _resume, "answer": _answer, "master_answered": _master_answered, "close": _close,
+    "resume": _resume, "answer": _answer, "master_answered": _master_answered,
+    "master_rejected": _master_rejected, "close": _close,
     "reopen": _reopen, "appeal": _appeal, "refer_review": _refer_review, "uphold": _uphold, "redo": _redo,
 }
 assert set(_EFFECTS) == set(TRANSITIONS), "every transition needs an effect"

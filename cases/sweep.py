@@ -50,7 +50,7 @@ class SweepReport:
         if not self.estimated_open:
             return None
         years = "、".join(str(y) for y in self.missing_years) or "次年"
-        return (f"警告：{years} 年法定节假日安排尚未录入，{self.estimated_open} 个办理期限按周一至周五估算（标注“预计”）。"
+        return (f"警告：{years} 年法定节假日安排尚未录入，{self.estimated_open} 个办理期限按周一至周五估算（标注“预估”）。"
                 f"请管理员在“节假日设置”中录入（或 minsheng cases holidays import FILE），系统将重新计算这些期限。")
 
 
@@ -62,7 +62,7 @@ def _send(session: Session, clock: Clock, case: Case, name: str, title: str, lev
           department: bool = True, supervisors: bool = False) -> None:
     key = f"clock:{clock.id}:x{clock.extension_days}:{name}"
     link = f"/console/cases/{case.id}"
-    body = f"{_title(case)}（截止 {local_time(clock.due_at)}{'，预计' if clock.due_estimated else ''}）"
+    body = f"{_title(case)}（截止 {local_time(clock.due_at)}{'，预估' if clock.due_estimated else ''}）"
     if department and clock.department_code:
         report.notices += notices.notify(session, f"{key}:dept", title, kind=name if name != "red" else "red_card",
                                          level=level, department=clock.department_code, link=link, body=body)
@@ -178,6 +178,11 @@ def sweep(now: dt.datetime | None = None, engine: Engine | None = None, batch: i
             start = local_date(now)
             end = local_date(max(latest or now, now)) + dt.timedelta(days=14)  # reminders and red cards after it
             report.missing_years = calendar.missing_years(start, end)
+            # Clocks that only became estimated later (an extension or a pause pushed them into the
+            # year) were never announced when they started: the admins hear of every such year here.
+            for year in report.missing_years:
+                clocks.notify_missing_year(session, year)
+            session.commit()
     if deliver:
         from cases import delivery
         report.delivered = delivery.deliver_pending(engine, now=now)

@@ -433,7 +433,7 @@ async def holidays_save(request: Request, session: Session = Depends(get_session
         session.rollback()
         return _holidays_render(request, session, error=exc.message, text=text, status_code=exc.status)
     session.commit()
-    return _holidays_render(request, session, message=f"{year} 年安排已录入：{len(entries)} 天；{moved} 个预计期限已重新计算。")
+    return _holidays_render(request, session, message=f"{year} 年安排已录入：{len(entries)} 天；{moved} 个预估期限已重新计算。")
 
 
 @router.get("/console/admin/routing", include_in_schema=False)

@@ -10,7 +10,7 @@ from cases import clocks, public, service, state
 from cases.errors import InvalidInput, InvalidTransition, NotAllowed
 from cases.models import CaseMeta, Clock, Extension, Rating
 from core import audit
-from core.models import AuditEntry, Case, CaseEvent
+from core.models import AuditEntry, Case, CaseEvent, Notice
 from tests.cases.conftest import local
 
 
@@ -189,6 +189,36 @@ def test_merge_sends_the_masters_answer_to_every_citizen(world):
         assert public.citizen_actions(c, s).can_rate
 
 
+def test_merged_cases_follow_their_master_when_it_is_merged_or_rejected(world):
+    a = world.assigned("housing")
+    b, _ = world.file(title="烧烤店凌晨噪音", phone="13700000001")
+    c, _ = world.file(title="烧烤店油烟和噪音", phone="13700000002")
+    with world.session(readonly=True) as s:
+        number = {i: s.get(Case, i).tracking_number for i in (a, b)}
+    world.act(c, "merge", "disp", master=number[b])
+    world.act(b, "merge", "disp", master=number[a])  # b's merged case moves with it to a
+    with world.session(readonly=True) as s:
+        assert s.get(Case, c).master_case_id == a and s.get(Case, b).master_case_id == a
+        assert number[a] in s.get(Case, c).events[-1].public_note
+    world.act(a, "sign", "housing1")
+    world.act(a, "answer", "housing1", body="已责令该烧烤店整改，夜间停止营业。")
+    with world.session(readonly=True) as s:
+        for child in (b, c):  # every merged citizen gets the answer and may rate it
+            case = s.get(Case, child)
+            assert case.status == "answered" and case.answer_body == "已责令该烧烤店整改，夜间停止营业。"
+            assert public.citizen_actions(case, s).can_rate
+
+    d, _ = world.file(title="测试主件", phone="13700000003")
+    e, _ = world.file(title="测试并件", phone="13700000004")
+    world.act(e, "merge", "disp", master=d)
+    world.act(d, "reject", "disp", reason="属于民事纠纷，请通过诉讼途径解决")
+    with world.session(readonly=True) as s:
+        child = s.get(Case, e)
+        assert child.status == "rejected" and child.rejection_reason == "属于民事纠纷，请通过诉讼途径解决"
+        assert "不予受理" in child.events[-1].public_note and child.events[-1].public
+        assert audit.verify(s).ok
+
+
 def test_unsatisfied_reopens_once_then_goes_to_a_supervisor(world):
     case_id = world.assigned("housing")
     world.act(case_id, "sign", "housing1")
@@ -206,6 +236,10 @@ def test_unsatisfied_reopens_once_then_goes_to_a_supervisor(world):
     with world.session() as s:
         public.rate(s, s.get(Case, case_id), "unsatisfied", "slow", None)
     assert world.status(case_id) == "appealed"
+    with world.session(readonly=True) as s:  # the second 不满意 reaches the supervisors, with a review clock
+        assert s.scalar(select(func.count()).select_from(Notice).where(
+            Notice.recipient_role == "supervisor", Notice.dedupe_key.like(f"case:{case_id}:review:%"))) == 1
+        assert [c.kind for c in clocks.open_clocks(s, case_id)] == ["review"]
     with pytest.raises(NotAllowed):
         world.act(case_id, "uphold", "housing1", note="维持")
     world.act(case_id, "uphold", "sup", note="经复查，处理符合规定。")

@@ -86,3 +86,23 @@ def test_drilldown_lists_the_cases_behind_the_figures(world):
         d = scorecards.drilldown(s, "ecology", scorecards.parse_period("2026-11"))
         assert len(d.returns) == 1 and d.returns[0][1].department_code == "ecology"
         assert service.department_inbox(s, world.actors["ecology1"]) == []
+
+
+def test_unrated_closes_are_counted_apart_and_never_as_satisfied(world, client):
+    from cases.sweep import sweep
+    t0 = local(2026, 11, 2, 9)
+    rated, silent = (world.assigned("housing", now=t0, phone=f"1350014{i:04d}") for i in range(2))
+    for case_id in (rated, silent):
+        answer(world, case_id, t0 + dt.timedelta(hours=2))
+    rate(world, rated, "unsatisfied", local(2026, 11, 3), "slow")
+    report = sweep(t0 + dt.timedelta(days=15, hours=3), world.engine, deliver=False)
+    assert report.closed_unrated == 1
+    with world.session() as s:
+        h = next(c for c in scorecards.compute(s, scorecards.parse_period("2026-11"), now=local(2026, 11, 30))
+                 if c.department_code == "housing")
+    assert (h.unrated, h.rated, h.satisfied, h.satisfaction_pct) == (1, 1, 0, 0.0)
+    figures = client.get("/api/v1/scorecards?period=2026-11").json()
+    housing = next(d for d in figures["departments"] if d["department_code"] == "housing")
+    assert (housing["unrated"], housing["rated"], housing["satisfaction_pct"]) == (1, 1, 0.0)
+    assert housing["rank"] is None and housing["rankable"] is False  # 1 rated < 5: too few to rank
+    assert "未评价办结" in scorecards.to_csv([h]).decode("utf-8-sig").splitlines()[0]

@@ -162,3 +162,60 @@ def test_small_batches_reach_every_due_clock(world):
         world.assigned("housing", now=t0, phone=f"1390013{i:04d}")
     report = sweep(local(2026, 11, 25, 12), world.engine, batch=2)  # sign clocks: 50 %, 80 %, yellow due
     assert (report.clocks, report.notices, report.failed) == (5, 15, 0)  # the 5 sign clocks: 50 %, 80 %, yellow
+
+
+def test_sweep_reads_only_due_clocks_through_the_index(world):
+    """Thousands of clocks that are not due yet: the sweep's read is an index range scan on
+    ``next_notice_at`` (never a table scan), in every batch of the keyset walk."""
+    from sqlalchemy import event, insert, text
+    t0 = local(2026, 11, 23, 9)
+    ids = [world.assigned("housing", now=t0, phone=f"1370013{i:04d}") for i in range(2)]
+    later = local(2027, 6, 1)
+    with world.session() as s:
+        s.execute(insert(Clock), [dict(
+            case_id=ids[0], kind="answer", reason="assigned", round=0, department_code="housing", unit="workday",
+            amount=13.0, extension_days=0, started_at=t0, pauses=[], state="running", due_at=later, due_estimated=False,
+            estimated=False, milestones={"remind50": later.isoformat()}, sent=[], next_notice_at=later)
+            for _ in range(3000)])
+    sqlite = world.engine.dialect.name == "sqlite"
+    with world.engine.begin() as con:
+        con.execute(text("ANALYZE" if sqlite else "ANALYZE cases_clocks"))
+    plans: list[str] = []
+
+    def explain(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "ORDER BY cases_clocks.next_notice_at" in statement:
+            cursor.execute(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement, parameters)
+            plans.append("\n".join(str(row[-1]) for row in cursor.fetchall()))
+
+    event.listen(world.engine, "before_cursor_execute", explain)
+    try:
+        report = sweep(local(2026, 11, 25, 12), world.engine, batch=1, deliver=False)  # the two sign clocks
+    finally:
+        event.remove(world.engine, "before_cursor_execute", explain)
+    assert (report.clocks, report.notices, report.failed) == (2, 6, 0)
+    assert len(plans) == 3  # batch 1 with a cursor: three reads
+    for plan in plans:
+        assert "ix_cases_clocks_next_notice_at" in plan, plan
+        assert "SCAN cases_clocks" not in plan and "Seq Scan" not in plan, plan
+
+
+def test_extension_into_an_unscheduled_year_alerts_the_admins_at_the_next_sweep(world):
+    from cases import service
+    t0 = local(2026, 11, 23, 9)
+    case_id = world.assigned("housing", now=t0)
+    world.act(case_id, "sign", "housing1", now=t0)
+    calendar_alerts = select(func.count()).select_from(Notice).where(Notice.kind == "calendar")
+    with world.session() as s:
+        assert s.scalar(calendar_alerts) == 0  # due 2026-12-10, red card 12-15: all in 2026
+        ext = service.request_extension(s, s.get(Case, case_id), world.actors["housing1"], 30, "需要第三方检测", now=t0)
+        service.decide_extension(s, ext.id, world.actors["sup"], True, "同意", now=t0)
+    with world.session(readonly=True) as s:
+        case = s.get(Case, case_id)
+        assert case.due_estimated and case.due_at.astimezone(local(2027, 1, 1).tzinfo).year == 2027
+        assert s.scalar(calendar_alerts) == 0
+    report = sweep(t0 + dt.timedelta(hours=1), world.engine, deliver=False)
+    assert report.missing_years == [2027]
+    sweep(t0 + dt.timedelta(hours=2), world.engine, deliver=False)
+    with world.session(readonly=True) as s:
+        [alert] = s.scalars(select(Notice).where(Notice.kind == "calendar")).all()  # once, however many sweeps
+        assert alert.recipient_role == "admin" and alert.dedupe_key == "calendar:missing:2027"

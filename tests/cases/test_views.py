@@ -256,3 +256,73 @@ def test_citizen_supplies_material_and_appeals_over_http(web):
     assert r.status_code == 200 and world.status(case_id) == "appealed"
     r = client.post(f"/track/{number}/appeal", data={"code": code, "reason": "再次申请", "csrf_token": token})
     assert r.status_code == 409
+
+
+def test_estimated_deadline_is_flagged_on_every_page_until_the_year_is_entered(web):
+    """A deadline reaching 2027 (no official schedule yet) carries 预估 in the inbox, on the case page,
+    in the API and on the citizen's tracking page; the admins are alerted; entering 2027 recomputes it."""
+    from tests.cases.conftest import local
+    world, client = web
+    t0 = local(2026, 12, 25, 10)
+    case_id, code = world.file()
+    world.act(case_id, "accept", "disp", now=t0)
+    world.act(case_id, "assign", "disp", now=t0, department_code="housing")
+    world.act(case_id, "sign", "housing1", now=t0)
+    with world.session(readonly=True) as s:
+        number = s.get(Case, case_id).tracking_number
+
+    def pages() -> dict[str, str]:
+        login(client, "housing1", PASSWORD)
+        inbox = client.get("/console/department").text
+        row = re.search(rf'<tr[^>]*data-case="{case_id}".*?</tr>', inbox, re.S).group(0)
+        out = {"inbox": row, "case": client.get(f"/console/cases/{case_id}").text}
+        client.cookies.clear()
+        out["track"] = client.post("/track", data={"number": number, "code": code, "csrf_token": csrf_token(client)}).text
+        return out
+
+    before = pages()
+    assert all("预估" in text for text in before.values()), [k for k, v in before.items() if "预估" not in v]
+    assert "2027-01-13 23:59" in before["case"]  # Monday–Friday guess: 2027-01-01 counted as a working day
+    headers = api_token(client, "housing1", PASSWORD)
+    assert client.get(f"/api/v1/cases/{case_id}", headers=headers).json()["due_estimated"] is True
+    login(client, "admin1", PASSWORD)
+    assert "请录入 2027 年法定节假日安排" in client.get("/inbox").text
+
+    admin = api_token(client, "admin1", PASSWORD)
+    r = client.put("/api/v1/holidays/2027", headers=admin, json={"schedule": "2027-01-01..2027-01-03, 休, 元旦"})
+    assert r.status_code == 200 and r.json()["recomputed"] >= 1
+    after = pages()
+    assert not any("预估" in text for text in after.values())
+    assert "2027-01-14 23:59" in after["case"]  # New Year's Day is a holiday after all: one day later
+    detail = client.get(f"/api/v1/cases/{case_id}", headers=headers).json()
+    assert detail["due_estimated"] is False and not any(c["due_estimated"] for c in detail["clocks"])
+
+
+def test_case_page_shows_similar_answered_cases_and_the_topics_reply_templates(web):
+    from cases.actors import Actor
+    from cases.models import ReplyTemplate
+    world, client = web
+    earlier = world.assigned("housing")
+    world.act(earlier, "sign", "housing1")
+    world.act(earlier, "answer", "housing1", body="经现场核查，已责令该烧烤店夜间停止营业并加装油烟净化设备。")
+    other = world.assigned("hrss", category="labour", title="公司拖欠工资三个月", phone="13500000001",
+                           description="我在某建筑公司打工，公司已经拖欠我们三个月工资，多次讨要无果，请求帮助。")
+    hrss = Actor("user", "department", None, "hrss")
+    world.act(other, "sign", hrss)
+    world.act(other, "answer", hrss, body="已立案调查，责令该公司限期支付拖欠工资。")  # answered, but another topic
+    case_id = world.assigned("housing", title="烧烤店深夜噪音又来了", phone="13600000008")
+    world.act(case_id, "sign", "housing1")
+    with world.session(readonly=True) as s:
+        earlier_number, other_number = s.get(Case, earlier).tracking_number, s.get(Case, other).tracking_number
+        templates = {t.title: t.id for t in s.scalars(select(ReplyTemplate))}
+    login(client, "housing1", PASSWORD)
+    page = client.get(f"/console/cases/{case_id}").text
+    similar = page[page.index("类似诉求及答复"):]
+    assert earlier_number in similar and "已责令该烧烤店夜间停止营业" in similar
+    assert other_number not in page and "限期支付拖欠工资" not in page
+    offered = page[page.index("答复模板"):page.index('id="answer-body"')]
+    assert "通用答复" in offered and "物业与小区管理" in offered  # every topic, and this case's topic (城乡建设)
+    assert "欠薪与社保" not in offered  # another topic's template
+    filled = client.get(f"/console/cases/{case_id}?template={templates['物业与小区管理']}").text
+    textarea = re.search(r'<textarea id="answer-body"[^>]*>(.*?)</textarea>', filled, re.S).group(1)
+    assert textarea.startswith("您好！您反映的小区物业问题已收悉")
