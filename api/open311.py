@@ -8,12 +8,13 @@ import datetime as dt
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Case, Topic
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from core.web import get_session
 from core.web.ratelimit import client_ip, enforce
 from intake.codes import format_query_code
@@ -89,6 +90,12 @@ async def create_request(request: Request, session: Session = Depends(get_sessio
         payload = dict(await request.form())
     data = {k: (v if isinstance(v, str) else str(v) if isinstance(v, (int, float, bool)) else None)
             for k, v in payload.items()}
+    # The body is read on the event loop; the filing itself (writes that may wait on a database lock,
+    # argon2 hashing) runs in the thread pool, so one slow filing never stalls every other request.
+    return await run_in_threadpool(_file_request, session, data, client_ip(request), settings)
+
+
+def _file_request(session: Session, data: dict[str, str | None], ip: str | None, settings: Settings) -> JSONResponse:
     service_code = data.get("service_code") or ""
     topics = {t.code for t in session.scalars(select(Topic))}
     if service_code not in topics:
@@ -110,7 +117,7 @@ async def create_request(request: Request, session: Session = Depends(get_sessio
     if filing.errors:
         return JSONResponse([{"code": 400, "description": f"{field}：{message}"} for field, message in filing.errors.items()],
                             status_code=400)
-    result = file_case(session, filing, [], client_ip(request), settings)
+    result = file_case(session, filing, [], ip, settings)
     session.commit()
     return JSONResponse([CreatedRequest(
         service_request_id=result.case.tracking_number,

@@ -4,9 +4,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, UploadFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from core.models import Case, Topic
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from core.web import csrf_protect, get_session, render
 from core.web.ratelimit import client_ip, enforce, limiter
 from intake import attachments as files
@@ -51,11 +52,18 @@ async def file_submit(request: Request, session: Session = Depends(get_session))
     settings = get_settings()
     enforce(request, "file", settings.intake_rate_limit, settings.intake_rate_window)
     form = await request.form()
-    topics = _topics(session)
     values = {k: v for k, v in form.items() if isinstance(v, str)}
-    filing = validate(values, {t.code for t in topics})
     uploads = [v for v in form.getlist("attachments") if not isinstance(v, str)]
     checked, problem = await read_uploads(uploads)
+    # Reading the body is async; the database work (a write may wait on a lock) and argon2 hashing run
+    # in the thread pool, so one slow filing never stalls every other request on the event loop.
+    return await run_in_threadpool(_file, request, session, values, checked, problem, settings)
+
+
+def _file(request: Request, session: Session, values: dict[str, str], checked: list[files.CheckedFile],
+          problem: str | None, settings: Settings):
+    topics = _topics(session)
+    filing = validate(values, {t.code for t in topics})
     if problem:
         filing.errors["attachments"] = problem
     if filing.errors:
@@ -83,6 +91,10 @@ async def track_submit(request: Request, session: Session = Depends(get_session)
     form = await request.form()
     number = normalise_tracking_number(str(form.get("number", ""))[:40])
     code = str(form.get("code", ""))[:40]
+    return await run_in_threadpool(_track, request, session, number, code, settings)  # argon2 and the database
+
+
+def _track(request: Request, session: Session, number: str, code: str, settings: Settings):
     failures = _track_failures(request)
     if failures >= settings.tracking_max_failures:
         wait = min(900, 2 ** (failures - settings.tracking_max_failures + 3))

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,29 @@ def pipeline_ready() -> str | None:
     except Exception as exc:  # noqa: BLE001 - report why, the caller decides
         return f"the NLP stage cannot load its model ({str(exc)[:160]})"
     return None
+
+
+@contextmanager
+def sqlite_write_lock(path: str):
+    """Another process holds SQLite's write lock (``BEGIN IMMEDIATE``) until the block ends."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], timeout=60, isolation_level=None)\n"
+        "c.execute('BEGIN IMMEDIATE')\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "c.execute('ROLLBACK')\n"), path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        if holder.poll() is None:
+            holder.stdin.write("\n")
+            holder.stdin.flush()
+            try:
+                holder.wait(30)
+            except subprocess.TimeoutExpired:
+                holder.kill()
 
 
 # --- load ----------------------------------------------------------------------------------------

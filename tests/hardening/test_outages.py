@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -40,6 +41,34 @@ def test_database_unavailable_gives_503_and_recovers_without_restart(initialised
                     "(SQLite, an embedded file, has no server to lose; see bench/faults.py --sqlite-lock)")
     figures = faults.database_outage(env, tmp_path, hold=5.0, admin_url=PG_URL)
     print(f"\ndatabase outage: {figures}")
+
+
+def test_a_filing_waiting_on_the_database_does_not_stall_other_requests(sqlite_env, tmp_path):
+    """A filing blocked on the database (here SQLite's write lock, held elsewhere) waits in the thread pool:
+    the server keeps answering other requests meanwhile, and the filing itself ends in a clear 503."""
+    import threading
+
+    from sqlalchemy.engine import make_url
+
+    from core.bootstrap import initialise
+    env = sqlite_env
+    initialise(env)
+    server = Server(env, tmp_path / "serve.log").start()
+    answers: list[httpx.Response] = []
+    try:
+        with faults.sqlite_write_lock(make_url(env.resolved_database_url).database):
+            filing = threading.Thread(target=lambda: answers.append(httpx.post(
+                server.base + "/open311/v2/requests.json", timeout=90,
+                json={"service_code": "urban", "description": "井盖丢失了，非常危险，请尽快处理一下。"})))
+            filing.start()
+            time.sleep(1)
+            assert filing.is_alive(), f"the filing did not wait on the lock: {answers}"
+            other = httpx.get(server.base + "/static/core/style.css", timeout=20)
+            assert other.status_code == 200 and filing.is_alive(), "the server stalled behind the waiting filing"
+            filing.join(90)
+        assert answers and answers[0].status_code == 503 and answers[0].headers.get("retry-after"), answers
+    finally:
+        server.stop()
 
 
 @pytest.fixture
