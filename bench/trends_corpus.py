@@ -24,6 +24,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from sqlalchemy import func
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "gov_messages"
@@ -78,6 +80,7 @@ def ingest(rows: list[dict], source: str = "gov_messages") -> None:
 
 
 DIRECT = False
+TITLES_OUT: Path | None = None
 
 
 def classifier_ready() -> bool:
@@ -90,21 +93,10 @@ def classifier_ready() -> bool:
 
 
 def nlp_without_classifier(session, doc) -> None:
-    """The NLP package's own segmentation, keywords, entities, simhash and risk rules (public functions)."""
-    from nlp import entities, keywords, risk, segment, simhash
-    from nlp.text import clean
-    title, text = clean(doc.title or "", 500), clean(doc.body or "")
-    tagged = segment.tag(f"{title}\n{text}", cleaned=True)
-    title_tokens, tokens = segment.tokenize(title, cleaned=True), segment.tokenize(text, cleaned=True)
-    doc.title_tokens, doc.tokens = segment.join(title_tokens), segment.join(tokens[:4000])
-    doc.keywords = keywords.keywords(tagged)
-    doc.places = entities.places(tagged)
-    doc.organisations = entities.organisations(tagged)
-    fp = simhash.fingerprint(title_tokens + tokens)
-    doc.simhash = simhash.to_signed(fp)
-    doc.sim_band0, doc.sim_band1, doc.sim_band2, doc.sim_band3 = simhash.bands(fp)
-    doc.risk = risk.flags(f"{title}\n{text}", None)
-    doc.has_risk = bool(doc.risk)
+    """The NLP stage minus the classifier (``nlp.pipeline.analyse_text``): tokens, keywords, places, simhash, rule risks."""
+    from nlp.pipeline import analyse_text
+    from nlp.stages import apply_analysis
+    apply_analysis(doc, analyse_text(doc.title or "", doc.body or ""))
 
 
 def drain() -> tuple[float, list[str]]:
@@ -142,10 +134,21 @@ def top10(data: Path, url: str | None) -> None:
     took, stages = drain()
     print(f"corpus: {len(rows)} documents; ingest+pipeline {time.perf_counter() - t0:.1f} s "
           f"(stages {stages}, worker {took:.1f} s = {len(rows) / took:.0f} docs/s)")
-    report_top10(rows)
+    report_top10(rows, titles_out=TITLES_OUT)
 
 
-def report_top10(rows: list[dict], engine=None) -> None:
+#: The large repeated-complaint clusters of the corpus (the same estate or business reported by many
+#: people), each recognised by words its titles share; each must be one of the top 10 hot topics.
+KNOWN_CLUSTERS = {
+    "丽发新城搅拌站": ("搅拌站",),
+    "伊景园滨河苑捆绑车位": ("伊景园",),
+    "58车贷案": ("车贷",),
+    "五矿万境K9县": ("万境",),
+    "魅力之城油烟": ("魅力之城",),
+}
+
+
+def report_top10(rows: list[dict], engine=None, titles_out: Path | None = None) -> None:
     from sqlalchemy import select
     from core.database import session_scope
     from core.models import Document
@@ -153,22 +156,38 @@ def report_top10(rows: list[dict], engine=None) -> None:
     liked = [parse_time(r["time"]) for r in rows if "likes" in r]
     start, end = min(liked), max(liked) + dt.timedelta(seconds=1)
     print(f"likes rows' period: {start:%Y-%m-%d} .. {end:%Y-%m-%d} ({sum(1 for r in rows if 'likes' in r)} rows)")
+    dump = []
     with session_scope(engine, readonly=True) as session:
         topics = service.hot_topics(session, start, end, limit=10)
+        period_titles = dict(session.execute(select(Document.id, Document.title).where(
+            func.coalesce(Document.published_at, Document.created_at) >= start,
+            func.coalesce(Document.published_at, Document.created_at) < end)).all())
+        print("\n| # | heat | size | reporters | likes | places | title | coherent |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        details = []
         for rank, t in enumerate(topics, 1):
-            titles = session.execute(select(Document.title).where(Document.id.in_(t["document_ids"][:400]))).scalars().all()
+            titles = [period_titles.get(i, "") for i in t["document_ids"]]
             main = t["places"][0] if t["places"] else None
             kw = t["keywords"][:2]
             coherent = sum(1 for x in titles if (main and main in x) or any(k in x for k in kw))
-            print(f"\n#{rank} heat {t['heat']:.1f} size {t['size']} reporters {t['reporters']} likes {t['likes']} "
-                  f"places {t['places']} keywords {t['keywords'][:5]}")
-            print(f"   title: {t['title']}")
-            print(f"   span: {t['first_seen'][:10]} .. {t['last_seen'][:10]}; titles naming the main place or a top keyword: "
-                  f"{coherent}/{len(titles)}")
-            for x in titles[:6]:
-                print(f"     - {x}")
-
-
+            print(f"| {rank} | {t['heat']:.1f} | {t['size']} | {t['reporters']} | {t['likes']} | {'、'.join(t['places'])} | "
+                  f"{t['title']} | {coherent}/{len(titles)} |")
+            details.append((rank, t, titles))
+            dump.append(f"#{rank} {t['title']} (size {t['size']}, places {t['places']}, keywords {t['keywords']})")
+            dump += [f"   - {x}" for x in titles]
+        for rank, t, titles in details:
+            print(f"#{rank} keywords {t['keywords'][:6]}; span {t['first_seen'][:10]} .. {t['last_seen'][:10]}; "
+                  f"sample: {' / '.join(titles[:4])}")
+        print("\nknown repeated-complaint clusters (titles containing the marker, in the period):")
+        for name, words in KNOWN_CLUSTERS.items():
+            marked = {i for i, x in period_titles.items() if all(w in (x or "") for w in words)}
+            best = max(details, key=lambda d: len(marked & set(d[1]["document_ids"])), default=None)
+            got = len(marked & set(best[1]["document_ids"])) if best else 0
+            where = f"rank {best[0]} (#{best[1]['id']} {best[1]['title']}), holds {got}/{len(marked)}" if got else "NOT in the top 10"
+            print(f"  {name}: {len(marked)} titles -> {where}")
+    if titles_out:
+        titles_out.write_text("\n".join(dump) + "\n", encoding="utf-8")
+        print(f"every member title of the top 10 written to {titles_out}")
 
 
 def replay_top10(data: Path, url: str) -> None:
@@ -186,7 +205,7 @@ def replay_top10(data: Path, url: str) -> None:
                            scratch=folder)
     print(f"replayed {n} analysed documents through the hot-topic engine in {time.perf_counter() - t:.0f} s "
           f"({len(raised)} alerts opened or escalated)")
-    report_top10(rows, make_engine(f"sqlite:///{folder / 'backtest.db'}"))
+    report_top10(rows, make_engine(f"sqlite:///{folder / 'backtest.db'}"), TITLES_OUT)
 
 
 INCIDENT = [
@@ -255,11 +274,15 @@ def inject(data: Path, url: str | None, seed: int = 7) -> None:
         print(f"incident topic #{main}: {len(members)} members, {got}/{len(INCIDENT)} injected "
               f"-> purity {purity:.2f}, recall {recall:.2f}; other topics holding injected docs: "
               f"{dict((t, c) for t, c in Counter(topic_of.values()).items() if t != main)}")
+        first_injected = min(inc_ids)
         for a in alerts:
-            first = a.evidence.get("document_ids", [a.document_id])[0]
+            first = a.document_id
             nth = order.index(first) + 1 if first in order else None
-            print(f"surge alert level {a.level} ({a.title}); raised at injected document #{nth} "
-                  f"(count {a.documents_seen} in the window)")
+            after = session.scalar(select(func.count()).select_from(Document).where(
+                Document.id > first_injected, Document.id <= first))
+            print(f"surge alert level {a.level} ({a.title}); raised by injected document #{nth}, i.e. "
+                  f"{nth - 1 if nth else '?'} injected and {after} documents of the stream in all after the first "
+                  f"injected one (count {a.documents_seen} in the window)")
         if not alerts:
             print("NO surge alert on the incident topic")
         other = session.scalars(select(TrendAlert).where(TrendAlert.kind == "surge", TrendAlert.scope != "topic")).all()
@@ -275,9 +298,10 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="empty database URL (default: a temporary SQLite file)")
     parser.add_argument("--replay-from", default=None, help="database URL of an earlier top10 run: re-cluster its analysed documents")
     parser.add_argument("--direct", action="store_true", help="run only the NLP and trends stages (faster tuning runs)")
+    parser.add_argument("--titles", type=Path, default=None, help="write every member title of the top 10 here (coherence review)")
     args = parser.parse_args()
-    global DIRECT
-    DIRECT = args.direct
+    global DIRECT, TITLES_OUT
+    DIRECT, TITLES_OUT = args.direct, args.titles
     if not args.data.exists():
         sys.exit(f"corpus not found at {args.data}")
     if args.replay_from:

@@ -5,7 +5,9 @@ inverted index (``trend_topic_keys``: specific places, organisations, top terms)
 per-key LIMIT over recently active topics, plus near-duplicates found through the documents'
 simhash bands (also LIMITed). Each candidate is scored against its centroid (stored on the
 topic), so no member list is ever scanned on the hot path. Topics bridged by a document whose
-centroids agree are merged; analysts can merge, split, rename and pin by hand (``service``).
+centroids agree are merged. As a topic grows (at each power of two from 8 to 512 members, so
+the amortised cost stays constant) members that no longer fit the stronger centroid are split
+out and placed again. Analysts can merge, split, rename and pin by hand (``service``).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import datetime as dt
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from functools import lru_cache
 
@@ -24,7 +26,7 @@ from core.database import UTCDateTime
 from core.masking import mask_personal_data
 from core.models import Document
 from search.trends.dbutil import upsert, upsert_many
-from search.trends.features import DocFeatures, is_generic_place
+from search.trends.features import DocFeatures, features_of, is_generic_place
 from search.trends.models import HotTopic, TrendCount, TrendMember, TrendMemberPlace, TrendTopicKey
 
 CENTROID_TERMS = 60
@@ -32,6 +34,8 @@ PLACES_KEPT = 12
 KEY_LIMIT = 12
 CANDIDATES = 20
 BAND_LIMIT = 30
+#: Automatic split checks run at each power of two between these sizes.
+SPLIT_MIN, SPLIT_MAX = 8, 512
 
 
 @dataclass
@@ -41,6 +45,8 @@ class Assignment:
     score: float
     merged: list[int]
     new_member: bool
+    #: Members split out of the topic by the automatic check: document id -> the topic it went to.
+    moved: dict[int, int] = field(default_factory=dict)
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -84,13 +90,14 @@ def home_places(topic: HotTopic) -> set[str]:
     return {p for p, c in counts.items() if not is_generic_place(p) and c >= 2 and c >= 0.25 * size}
 
 
-def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float]) -> float:
+def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float], terms: dict[str, float] | None = None) -> float:
     """Term cosine with the centroid, plus a bonus for a shared specific place, minus conflicts.
 
     A topic about a place (its *home* places) does not take documents about another place, and
-    takes a document that names no place only on stronger wording evidence.
+    takes a document that names no place only on stronger wording evidence. ``terms`` replaces the
+    centroid (a member scored against the rest of its topic).
     """
-    s = cosine(f.terms, topic.terms or {})
+    s = cosine(f.terms, topic.terms or {} if terms is None else terms)
     mine = set(f.specific_places) | set(f.organisations)
     theirs = specific(topic.place_counts or {})
     home = home_places(topic)
@@ -127,7 +134,7 @@ def hamming(a: int, b: int) -> int:
     return bin((a ^ b) & 0xFFFFFFFFFFFFFFFF).count("1")
 
 
-def near_duplicate_topic(session: Session, f: DocFeatures, bits: int) -> int | None:
+def near_duplicate_topic(session: Session, f: DocFeatures, bits: int, exclude: int | None = None) -> int | None:
     """Topic of an earlier document within ``bits`` of the simhash, via the band columns (LIMITed)."""
     if f.simhash is None or all(b is None for b in f.bands):
         return None
@@ -142,7 +149,7 @@ def near_duplicate_topic(session: Session, f: DocFeatures, bits: int) -> int | N
     best = None
     for _doc_id, simhash, topic_id in rows:
         d = hamming(simhash, f.simhash)
-        if d <= bits and (best is None or d < best[0]):
+        if topic_id != exclude and d <= bits and (best is None or d < best[0]):
             best = (d, topic_id)
     return best[1] if best else None
 
@@ -229,8 +236,13 @@ def add_member(session: Session, topic: HotTopic, f: DocFeatures, s: float, manu
     session.flush()
 
 
-def assign(session: Session, f: DocFeatures, cfg: dict[str, float]) -> Assignment:
-    """Put the document in a topic (idempotent: a document already placed only refreshes its votes)."""
+def assign(session: Session, f: DocFeatures, cfg: dict[str, float], exclude: int | None = None,
+           split: bool = True) -> Assignment:
+    """Put the document in a topic (idempotent: a document already placed only refreshes its votes).
+
+    ``exclude``: a topic the document must not join (it was just split out of it); ``split``: run
+    the automatic split check when the topic reaches a checkpoint size.
+    """
     member = session.get(TrendMember, f.document_id)
     if member is not None:
         topic = session.get(HotTopic, member.topic_id)
@@ -239,8 +251,8 @@ def assign(session: Session, f: DocFeatures, cfg: dict[str, float]) -> Assignmen
             member.likes = f.likes
         return Assignment(topic, False, member.score, [], False)
     best: tuple[float, HotTopic] | None = None
-    dup = near_duplicate_topic(session, f, int(cfg["near_duplicate_bits"]))
-    candidates = candidate_topics(session, f, cfg)
+    dup = near_duplicate_topic(session, f, int(cfg["near_duplicate_bits"]), exclude)
+    candidates = [t for t in candidate_topics(session, f, cfg) if t.id != exclude]
     scored = sorted(((score(f, t, cfg), t) for t in candidates), key=lambda st: (-st[0], st[1].id))
     if dup is not None:
         topic = session.get(HotTopic, dup)
@@ -264,6 +276,9 @@ def assign(session: Session, f: DocFeatures, cfg: dict[str, float]) -> Assignmen
     for other_score, other in scored:
         if other.id == topic.id or other_score < cfg["join_threshold"] or other.status != "active":
             continue
+        home, other_home = home_places(topic), home_places(other)
+        if home and other_home and not home & other_home:
+            continue  # the same wording about two different places stays two problems
         if topic_similarity(topic, other, cfg) >= cfg["merge_threshold"]:
             keep, gone = (topic, other) if (topic.size, -topic.id) >= (other.size, -other.id) else (other, topic)
             if gone.pinned and not keep.pinned:
@@ -273,8 +288,83 @@ def assign(session: Session, f: DocFeatures, cfg: dict[str, float]) -> Assignmen
             merge_topics(session, keep, gone)
             merged.append(gone.id)
             topic = keep
-    maybe_retitle(session, topic)
-    return Assignment(topic, created, s, merged, True)
+    moved = split_outliers(session, topic, cfg, f.document_id) if split else {}
+    maybe_retitle(session, topic, force=bool(moved))
+    return Assignment(topic, created, s, merged, True, moved)
+
+
+def _is_split_size(n: int) -> bool:
+    return SPLIT_MIN <= n <= SPLIT_MAX and (n & (n - 1)) == 0
+
+
+def split_outliers(session: Session, topic: HotTopic, cfg: dict[str, float], arriving: int | None = None) -> dict[int, int]:
+    """Split out members that no longer fit the grown topic and place each of them again.
+
+    At each power of two from 8 to 512 members every automatically placed member is scored
+    against the centroid of the *other* members; below ``split_threshold`` (lower than the join
+    threshold, so a member does not flip back and forth) it leaves, and goes to the best other
+    topic or starts its own. Nothing moves when half the topic disagrees (the centroid itself is
+    not settled), from a pinned topic, or a member an analyst placed by hand. ``arriving``: the
+    document being processed, whose hourly count the surge step adds afterwards.
+    """
+    if topic.pinned or not _is_split_size(topic.size or 0):
+        return {}
+    session.flush()
+    docs = session.scalars(select(Document).join(TrendMember, TrendMember.document_id == Document.id)
+                           .where(TrendMember.topic_id == topic.id, TrendMember.manual.is_(False))).all()
+    centroid = topic.terms or {}
+    outliers = []
+    for doc in docs:
+        f = features_of(doc)
+        rest = {t: w - f.terms.get(t, 0.0) for t, w in centroid.items() if w - f.terms.get(t, 0.0) > 1e-6}
+        if score(f, topic, cfg, rest) < cfg["split_threshold"]:
+            outliers.append(f)
+    if not outliers or len(outliers) * 2 >= (topic.size or 0):
+        return {}
+    ids = [f.document_id for f in outliers]
+    session.execute(delete(TrendMemberPlace).where(TrendMemberPlace.document_id.in_(ids)))
+    session.execute(delete(TrendMember).where(TrendMember.document_id.in_(ids)))
+    rebuild(session, topic, uncounted=arriving)
+    moved: dict[int, int] = {}
+    for f in outliers:
+        placed = assign(session, f, cfg, exclude=topic.id, split=False)
+        upsert(session, TrendCount, {"scope": "topic", "key": str(placed.topic.id), "hour": int(f.at.timestamp() // 3600),
+                                     "count": 1}, ["scope", "key", "hour"], lambda ex: {"count": TrendCount.count + 1})
+        moved[f.document_id] = placed.topic.id
+    return moved
+
+
+def rebuild(session: Session, topic: HotTopic, uncounted: int | None = None) -> None:
+    """Recompute a topic's centroid, statistics, keys, hourly counts and title from its members (not its heat).
+
+    ``uncounted``: a member left out of the hourly counts (the caller counts it).
+    """
+    session.flush()
+    docs = session.scalars(select(Document).join(TrendMember, TrendMember.document_id == Document.id)
+                           .where(TrendMember.topic_id == topic.id).order_by(TrendMember.at)).all()
+    topic.terms, topic.place_counts, topic.label_counts = {}, {}, {}
+    topic.size = topic.reporters = topic.likes = topic.negative = topic.risk = 0
+    topic.first_seen = topic.last_seen = None
+    topic.label = None
+    session.execute(delete(TrendTopicKey).where(TrendTopicKey.topic_id == topic.id))
+    session.execute(delete(TrendCount).where(TrendCount.scope == "topic", TrendCount.key == str(topic.id)))
+    reporters: set[str] = set()
+    hours: Counter[int] = Counter()
+    keys: dict[str, dt.datetime] = {}
+    for doc in docs:
+        f = features_of(doc)
+        absorb(topic, f, f.reporter not in reporters)
+        reporters.add(f.reporter)
+        if doc.id != uncounted:
+            hours[int(f.at.timestamp() // 3600)] += 1
+        for key in doc_keys(f):
+            keys[key] = max(keys.get(key, f.at), f.at)
+    for key, last in keys.items():
+        session.add(TrendTopicKey(key=key, topic_id=topic.id, last_seen=last))
+    for hour, n in hours.items():
+        session.add(TrendCount(scope="topic", key=str(topic.id), hour=hour, count=n))
+    session.flush()
+    maybe_retitle(session, topic, force=True)
 
 
 def _resolve(session: Session, topic: HotTopic) -> HotTopic | None:

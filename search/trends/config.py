@@ -41,6 +41,7 @@ CLUSTER_DEFAULTS: dict[str, float] = {
     "place_conflict": 0.25,      # both name specific places and none is shared
     "label_penalty": 0.1,        # different topic labels
     "merge_threshold": 0.55,     # centroid similarity at which two topics bridged by a document merge
+    "split_threshold": 0.3,      # a member scoring below this against the rest of its grown topic is split out
     "window_days": 90.0,         # topics idle for longer are not candidates any more
     "near_duplicate_bits": 3,    # simhash Hamming distance that counts as the same text
 }

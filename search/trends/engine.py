@@ -35,6 +35,10 @@ def process(session: Session, f: DocFeatures, cfgs: dict[str, dict[str, float]] 
         if f.risk:
             alerts.append(surge.raise_risk(session, f, topic.id))
     refresh_heat(session, topic, cfgs["heat"], f.at)
+    for other_id in set(result.moved.values()) - {topic.id}:
+        other = session.get(HotTopic, other_id)
+        if other is not None:
+            refresh_heat(session, other, cfgs["heat"], f.at)
     session.flush()
     return Outcome(topic.id, result.created, result.new_member, result.merged, alerts)
 

@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.database import utcnow
-from core.models import Case, CaseEvent, Document, User
+from core.models import Case, CaseEvent, User
 from core.models.cases import STATUS_LABELS
-from search.trends import actions, cluster, config, engine, heat, surge
-from search.trends.features import features_of
-from search.trends.models import HotTopic, TrendAlert, TrendCount, TrendMember, TrendTopicKey
+from search.trends import actions, cluster, config, engine, heat
+from search.trends.models import HotTopic, TrendAlert, TrendMember
 
 #: Case states that still wait for an answer (anything else is answered, closed or out of the flow).
 OPEN_STATES = frozenset({"held", "submitted", "accepted", "assigned", "signed", "in_progress", "waiting_citizen",
@@ -126,32 +124,8 @@ def split(session: Session, topic_id: int, document_ids: list[int], user: User |
 
 
 def rebuild(session: Session, topic: HotTopic) -> None:
-    """Recompute a topic's centroid, statistics, keys and hourly counts from its members."""
-    session.flush()
-    docs = session.scalars(select(Document).join(TrendMember, TrendMember.document_id == Document.id)
-                           .where(TrendMember.topic_id == topic.id).order_by(TrendMember.at)).all()
-    topic.terms, topic.place_counts, topic.label_counts = {}, {}, {}
-    topic.size = topic.reporters = topic.likes = topic.negative = topic.risk = 0
-    topic.first_seen = topic.last_seen = None
-    topic.label = None
-    session.execute(delete(TrendTopicKey).where(TrendTopicKey.topic_id == topic.id))
-    session.execute(delete(TrendCount).where(TrendCount.scope == "topic", TrendCount.key == str(topic.id)))
-    reporters: set[str] = set()
-    hours: Counter[int] = Counter()
-    keys: dict[str, dt.datetime] = {}
-    for doc in docs:
-        f = features_of(doc)
-        cluster.absorb(topic, f, f.reporter not in reporters)
-        reporters.add(f.reporter)
-        hours[surge.hour_of(f.at)] += 1
-        for key in cluster.doc_keys(f):
-            keys[key] = max(keys.get(key, f.at), f.at)
-    for key, last in keys.items():
-        session.add(TrendTopicKey(key=key, topic_id=topic.id, last_seen=last))
-    for hour, n in hours.items():
-        session.add(TrendCount(scope="topic", key=str(topic.id), hour=hour, count=n))
-    session.flush()
-    cluster.maybe_retitle(session, topic, force=True)
+    """Recompute a topic from its members (``cluster.rebuild``), then its heat."""
+    cluster.rebuild(session, topic)
     engine.refresh_heat(session, topic, config.load(session, "heat"), topic.last_seen or utcnow())
 
 

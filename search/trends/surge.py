@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select, tuple_
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from core.database import utcnow
@@ -193,12 +193,16 @@ def measure_many(session: Session, keys: list[tuple[str, str]], hour: int, cfg: 
     history = max(window, int(cfg["history_days"] * 24))
     start = hour - window + 1
     table = TrendCount.__table__
+    # ``scope IN … AND key IN …`` (not a row-value IN, which SQLite answers with a full scan) seeks the
+    # primary key (scope, key, hour); the few cross pairs it also reads are dropped below.
+    wanted = set(keys)
     found = {(sc, k): (int(cur or 0), int(past or 0)) for sc, k, cur, past in session.execute(
         select(table.c.scope, table.c.key,
                func.sum(case((table.c.hour >= start, table.c.count), else_=0)),
                func.sum(case((table.c.hour < start, table.c.count), else_=0)))
-        .where(tuple_(table.c.scope, table.c.key).in_(keys), table.c.hour >= start - history, table.c.hour <= hour)
-        .group_by(table.c.scope, table.c.key)).all()}
+        .where(table.c.scope.in_(sorted({sc for sc, _ in keys})), table.c.key.in_(sorted({k for _, k in keys})),
+               table.c.hour >= start - history, table.c.hour <= hour)
+        .group_by(table.c.scope, table.c.key)).all() if (sc, k) in wanted}
     return [_stat(sc, k, *found.get((sc, k), (0, 0)), window, history, cfg) for sc, k in keys]
 
 

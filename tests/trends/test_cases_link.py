@@ -107,3 +107,50 @@ def test_master_case_and_merge_through_cases(client, engine, filed):
     login(client, "ana1", "correct-horse-9")
     r = post(client, f"/api/v1/hot-topics/{topic_id}/master-case", {"case": numbers[1]})
     assert r.status_code == 409 and "不能作为主件" in r.json()["detail"]
+
+
+def _rate(s, case, note):
+    s.add(CaseEvent(case_id=case.id, kind="rated", status_after=case.status, public=True, public_note=note,
+                    actor_role="citizen"))
+
+
+def test_topic_and_dashboard_follow_answers_and_ratings(client, engine, filed):
+    """Whether every member case is answered, citizens' satisfaction, and the department summary with filters."""
+    import datetime as dt
+
+    from core.database import utcnow
+    from core.models import Department
+    topic_id, numbers = filed
+    now = utcnow()
+    with session_scope(engine) as s:
+        code = s.scalars(select(Department.code).where(Department.active.is_(True))).first()
+        cases = [s.scalar(select(Case).where(Case.tracking_number == n)) for n in numbers]
+        for c in cases:
+            c.department_code = code
+        on_time, late, waiting = cases
+        on_time.status, on_time.due_at, on_time.answered_at = "closed", now + dt.timedelta(days=3), now - dt.timedelta(hours=1)
+        late.status, late.due_at, late.answered_at = "answered", now - dt.timedelta(days=2), now - dt.timedelta(hours=2)
+        waiting.status, waiting.due_at = "assigned", now - dt.timedelta(hours=5)
+        _rate(s, on_time, "评价：满意")
+        _rate(s, late, "评价：基本满意")
+    c = client.get(f"/api/v1/hot-topics/{topic_id}").json()["cases"]
+    assert (c["total"], c["answered"], c["all_answered"], c["rated"], c["satisfaction"]) == (3, 2, False, 2, 1.0)
+    overdue = {r["tracking_number"]: r["overdue"] for r in c["cases"]}
+    assert overdue == {numbers[0]: False, numbers[1]: False, numbers[2]: True}
+    assert "尚有 1 件未答复" in client.get(f"/hot-topics/{topic_id}").text
+
+    dash = client.get("/api/v1/trends/dashboard").json()
+    row = next(d for d in dash["departments"] if d["code"] == code)
+    assert {k: row[k] for k in ("cases", "open", "overdue", "answered", "on_time", "on_time_rate", "rated", "satisfaction")} == {
+        "cases": 3, "open": 1, "overdue": 1, "answered": 2, "on_time": 1, "on_time_rate": 0.5, "rated": 2, "satisfaction": 1.0}
+    assert client.get("/api/v1/trends/dashboard", params={"place": "丽发新城"}).json()["departments"][0]["cases"] == 3
+    assert client.get("/api/v1/trends/dashboard", params={"source": "nowhere"}).json()["departments"] == []
+
+    with session_scope(engine) as s:
+        waiting = s.scalar(select(Case).where(Case.tracking_number == numbers[2]))
+        waiting.status, waiting.answered_at = "answered", now
+        _rate(s, waiting, "评价：不满意（问题没有解决）")
+    c = client.get(f"/api/v1/hot-topics/{topic_id}").json()["cases"]
+    assert (c["answered"], c["all_answered"], c["rated"], c["satisfied"], c["satisfaction"]) == (3, True, 3, 2, 0.667)
+    page = client.get(f"/hot-topics/{topic_id}").text
+    assert "全部已答复" in page and "满意率 67%（3 件已评价）" in page
