@@ -38,7 +38,7 @@ def test_search_index_unavailable_filing_goes_on_and_backlog_drains(initialised,
 def test_database_unavailable_gives_503_and_recovers_without_restart(initialised, env, tmp_path):
     if not env.resolved_database_url.startswith("postgresql"):
         pytest.skip("the PostgreSQL variant: connections refused, backends terminated "
-                    "(SQLite, an embedded file, has no server to lose; see bench/faults.py --sqlite-lock)")
+                    "(SQLite, an embedded file, has no server to lose; see bench/faults.py --only sqlite-lock)")
     figures = faults.database_outage(env, tmp_path, hold=5.0, admin_url=PG_URL)
     print(f"\ndatabase outage: {figures}")
 

@@ -1,8 +1,8 @@
 """Schemathesis against the live OpenAPI schema, in process: no 5xx, and every answer matches the
 schema (body, content type, headers) for every operation, as an admin (deepest reach) and anonymously.
 
-Bounded for the test suite (``EXAMPLES`` per operation and caller); ``bench/faults.py --schemathesis``
-runs the same with many more examples. Undocumented status codes (401/403/429 on every route)
+Bounded for the test suite (``EXAMPLES`` per operation and caller); set
+``MINSHENG_SCHEMATHESIS_EXAMPLES`` (say 100) to run the same with many more examples. Undocumented status codes (401/403/429 on every route)
 are not counted: FastAPI does not list dependency-raised errors, and the access matrix proves them.
 """
 from __future__ import annotations
