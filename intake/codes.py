@@ -5,6 +5,8 @@ import hmac
 import secrets
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.crypto import fingerprint
@@ -20,11 +22,10 @@ CODE_LENGTH = 13  # 13 × 5 = 65 bits
 
 def new_tracking_number(session: Session) -> str:
     day = utcnow().astimezone(SHANGHAI).strftime("%Y%m%d")
-    counter = session.get(TrackingCounter, day, with_for_update=True)
-    if counter is None:
-        counter = TrackingCounter(day=day, value=0)
-        session.add(counter)
-        session.flush()
+    # The day's first filings race to create its counter, and on PostgreSQL there is no row to lock yet:
+    # the insert yields to a concurrent one (waiting for it) instead of failing, the UPDATE then serialises.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(TrackingCounter).values(day=day, value=0).on_conflict_do_nothing(index_elements=["day"]))
     session.execute(update(TrackingCounter).where(TrackingCounter.day == day).values(value=TrackingCounter.value + 1))
     value = session.scalar(select(TrackingCounter.value).where(TrackingCounter.day == day))
     return f"MS{day}-{value:05d}"
