@@ -1,5 +1,5 @@
-"""Chromium: a department signs and answers a case in its inbox; the citizen reads the answer on the
-tracking page and rates it (screenshots for the README)."""
+"""Chromium: a department signs and answers a case in its inbox (with a similar past case and its answer
+on the case page); the citizen reads the answer on the tracking page and rates it (screenshots for the README)."""
 from __future__ import annotations
 
 import pytest
@@ -14,6 +14,9 @@ def test_department_answers_and_citizen_rates(world, request):
     if world.engine.dialect.name != "sqlite":
         pytest.skip("the browser flow is backend-independent; the pages are covered on PostgreSQL by test_views")
     live_server, browser = request.getfixturevalue("live_server"), request.getfixturevalue("browser")
+    earlier = world.assigned("housing", title="小区门口烧烤摊油烟扰民", phone="13600000001")
+    world.act(earlier, "sign", "housing1")
+    world.act(earlier, "answer", "housing1", body="经核查，已责令烧烤摊加装油烟净化设备，并限定夜间 22 点前收摊。")
     case_id, code = world.file()
     world.act(case_id, "accept", "disp")
     world.act(case_id, "assign", "disp", department_code="housing")
@@ -35,6 +38,7 @@ def test_department_answers_and_citizen_rates(world, request):
     staff.screenshot(path=str(SCREENSHOTS / "cases-department-inbox.png"), full_page=True)
     row.locator("a").click()
     assert staff.locator("#case-status").inner_text() == "已交办"
+    assert "已责令烧烤摊加装油烟净化设备" in staff.locator("#similar").inner_text()  # a similar past case and its answer
     staff.click("#form-sign button")
     assert staff.locator("#case-status").inner_text() == "已签收"
     staff.fill("#answer-body", "<p>经现场核查，已责令该烧烤店<strong>22 点后停止营业</strong>并加装油烟净化设备。</p>"

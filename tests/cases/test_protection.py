@@ -175,3 +175,37 @@ def test_delivery_sends_each_notice_once(world, sinks):
     assert any("zhujian@gov.example" in m and "【提醒】" in m for m in smtp.messages)
     with world.session(readonly=True) as s:
         assert all(n.delivered_at for n in s.scalars(select(Notice)))
+
+
+@pytest.mark.postgres
+def test_concurrent_sweepers_deliver_each_copy_once(world, sinks):
+    """Two sweepers at once on PostgreSQL: every notice is written once and copied once by e-mail and webhook."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("concurrency of sweepers is a PostgreSQL property (SQLite has one writer)")
+    webhook, smtp = sinks
+    t0 = local(2026, 11, 23, 9)
+    for i in range(6):
+        world.assigned("housing" if i % 2 else "ecology", now=t0, phone=f"1380014{i:04d}")
+    barrier = threading.Barrier(2)
+    reports, errors = [], []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            reports.append(sweep(local(2026, 12, 20), world.engine, batch=4))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and sum(r.failed for r in reports) == 0
+    with world.session(readonly=True) as s:
+        ids = [n.id for n in s.scalars(select(Notice))]
+        assert all(n.delivered_at for n in s.scalars(select(Notice)))
+    assert sum(r.notices for r in reports) == 6 * 2 * 5  # sign and answer clocks: 50 %, 80 %, yellow, red + escalation
+    assert sum(r.delivered for r in reports) == len(ids)
+    assert sorted(p["id"] for p in webhook.received) == sorted(ids)  # one POST per notice
+    assert len(smtp.messages) == len(ids)  # one e-mail per notice (to the duty address)

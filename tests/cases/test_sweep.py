@@ -219,3 +219,21 @@ def test_extension_into_an_unscheduled_year_alerts_the_admins_at_the_next_sweep(
     with world.session(readonly=True) as s:
         [alert] = s.scalars(select(Notice).where(Notice.kind == "calendar")).all()  # once, however many sweeps
         assert alert.recipient_role == "admin" and alert.dedupe_key == "calendar:missing:2027"
+
+
+def test_holidays_import_command_recomputes_estimated_deadlines(world, tmp_path):
+    from cases.cli import app
+    case_id = world.assigned("housing", now=local(2026, 12, 25, 10))
+    schedule = tmp_path / "2027.txt"
+    schedule.write_text("# 国务院办公厅 2027 年部分节假日安排\n2027-01-01..2027-01-03, 休, 元旦\n", encoding="utf-8")
+    runner = CliRunner()
+    bad = runner.invoke(app, ["holidays", "import", str(schedule), "--year", "2028"])
+    assert bad.exit_code == 1 and "不在 2028 年内" in bad.output
+    result = runner.invoke(app, ["holidays", "import", str(schedule), "--year", "2027"])
+    assert result.exit_code == 0, result.output
+    assert "2027: 3 holidays, 0 make-up working days entered" in result.output
+    with world.session(readonly=True) as s:
+        case = s.get(Case, case_id)
+        assert not case.due_estimated and case.due_at == local(2027, 1, 15, 0)
+    status = runner.invoke(app, ["holidays", "status"])
+    assert "2027: entered" in status.output
