@@ -85,7 +85,7 @@ def sqlite_lock_outage(settings, workdir: Path, hold: float) -> dict:
     path = make_url(settings.resolved_database_url).database
     server = Server(settings, workdir / "lock.log", MINSHENG_WORKER_THREADS="1", **faults.FAST_WORKERS).start()
     try:
-        with faults.Load(lambda: server.base, threads=2) as load:
+        with faults.Load(lambda: server.base, threads=2, timeout=90) as load:
             time.sleep(2)
             with faults.sqlite_write_lock(path):
                 before = len(load.accepted)
@@ -111,7 +111,8 @@ def sqlite_lock_outage(settings, workdir: Path, hold: float) -> dict:
     assert recovered is not None, "filing did not recover within 120 s of the lock being released"
     figures = faults.check_filings(settings, load.accepted)
     figures.update(outage_seconds=round(up - down, 1), accepted_while_locked=during,
-                   answered_503=load.refused.get(503, 0), recovery_seconds=round(recovered, 2))
+                   answered_503=load.refused.get(503, 0), client_timeouts=load.errors,
+                   recovery_seconds=round(recovered, 2))
     return figures
 
 

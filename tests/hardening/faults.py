@@ -72,6 +72,7 @@ class Load:
 
     target: callable
     threads: int = 4
+    timeout: float = 30.0  # beyond SQLite's 30 s busy timeout where a scenario waits on a lock
     accepted: list[str] = field(default_factory=list)
     refused: Counter = field(default_factory=Counter)
     errors: int = 0
@@ -80,7 +81,7 @@ class Load:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=30) as client:
+        with httpx.Client(timeout=self.timeout) as client:
             while not self._stop.is_set():
                 n = next(self._ids)
                 body = {"service_code": "urban", "title": f"路灯故障第{n}号",
