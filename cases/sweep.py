@@ -169,15 +169,25 @@ def sweep(now: dt.datetime | None = None, engine: Engine | None = None, batch: i
             break
         cursor = (candidates[-1][2], candidates[-1][0])
     with Session() as session:  # the “estimated deadline” warning (index on ``estimated``)
-        count, latest = session.execute(
-            select(func.count(), func.max(Clock.due_at))
-            .where(clocks.ESTIMATED, Clock.state.in_(clocks.OPEN_STATES))).one()
+        estimated_open = (select(func.count(), func.min(Clock.started_at), func.max(Clock.due_at))
+                          .where(clocks.ESTIMATED, Clock.state.in_(clocks.OPEN_STATES)))
+        count, first, latest = session.execute(estimated_open).one()
         report.estimated_open = count or 0
         if report.estimated_open:
             calendar = load_calendar(session)
-            start = local_date(now)
+            start = local_date(min(first or now, now))
             end = local_date(max(latest or now, now)) + dt.timedelta(days=14)  # reminders and red cards after it
             report.missing_years = calendar.missing_years(start, end)
+            if not report.missing_years:
+                # Every year they reach is known now (a newer chinese-calendar, or a restored holiday
+                # table): recompute them instead of warning about a schedule nobody needs to enter.
+                try:
+                    clocks.recompute_estimated(session, calendar)
+                    session.commit()
+                except Exception:  # noqa: BLE001 - e.g. a deadlock with a clerk; the next sweep tries again
+                    session.rollback()
+                    log.exception("sweep: recomputing estimated deadlines failed")
+                report.estimated_open = session.execute(estimated_open).one()[0] or 0
             # Clocks that only became estimated later (an extension or a pause pushed them into the
             # year) were never announced when they started: the admins hear of every such year here.
             for year in report.missing_years:

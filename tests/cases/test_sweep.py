@@ -237,3 +237,27 @@ def test_holidays_import_command_recomputes_estimated_deadlines(world, tmp_path)
         assert not case.due_estimated and case.due_at == local(2027, 1, 15, 0)
     status = runner.invoke(app, ["holidays", "status"])
     assert "2027: entered" in status.output
+
+
+def test_sweep_recomputes_estimated_deadlines_once_the_calendar_knows_the_year(world, monkeypatch):
+    """A newer chinese-calendar that knows 2027 (modelled here): the sweep recomputes instead of warning."""
+    import chinese_calendar
+
+    from core import calendar as core_calendar
+    t0 = local(2026, 12, 25, 10)
+    case_id = world.assigned("housing", now=t0)
+    assert sweep(t0 + dt.timedelta(minutes=1), world.engine, deliver=False).missing_years == [2027]
+    real_is_workday = chinese_calendar.is_workday
+
+    def is_workday(day: dt.date) -> bool:
+        if day.year == 2027:
+            return day.weekday() < 5 and day != dt.date(2027, 1, 1)
+        return real_is_workday(day)
+
+    monkeypatch.setattr(core_calendar, "builtin_knows", lambda year: year <= 2027)
+    monkeypatch.setattr(core_calendar.chinese_calendar, "is_workday", is_workday)
+    report = sweep(t0 + dt.timedelta(minutes=2), world.engine, deliver=False)
+    assert (report.estimated_open, report.missing_years, report.warning) == (0, [], None)
+    with world.session(readonly=True) as s:
+        case = s.get(Case, case_id)
+        assert not case.due_estimated and case.due_at == local(2027, 1, 15, 0)
