@@ -65,6 +65,13 @@ def specific(places) -> set[str]:
     return {p for p in places if not is_generic_place(p)}
 
 
+def shares_place(mine: set[str], theirs: set[str]) -> bool:
+    """A place in common, one name containing the other counting too (伊景园 / 伊景园滨河苑)."""
+    if mine & theirs:
+        return True
+    return any(len(a) >= 3 and len(b) >= 3 and (a in b or b in a) for a in mine for b in theirs)
+
+
 _AREA = re.compile(r"^([A-Z])(\d*)[市区县州]$")
 
 
@@ -101,7 +108,7 @@ def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float], terms: dict[st
     mine = set(f.specific_places) | set(f.organisations)
     theirs = specific(topic.place_counts or {})
     home = home_places(topic)
-    if mine & (home or theirs):
+    if shares_place(mine, home or theirs):
         s += cfg["place_bonus"]
     elif mine and (home or theirs):
         s -= cfg["place_conflict"]
@@ -117,7 +124,7 @@ def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float], terms: dict[st
 def topic_similarity(a: HotTopic, b: HotTopic, cfg: dict[str, float]) -> float:
     s = cosine(a.terms or {}, b.terms or {})
     pa, pb = specific(a.place_counts or {}), specific(b.place_counts or {})
-    if pa & pb:
+    if shares_place(pa, pb):
         s += cfg["place_bonus"]
     elif (pa and pb) or areas_conflict(areas(a.place_counts or {}), areas(b.place_counts or {})):
         s -= cfg["place_conflict"]
@@ -277,7 +284,7 @@ def assign(session: Session, f: DocFeatures, cfg: dict[str, float], exclude: int
         if other.id == topic.id or other_score < cfg["join_threshold"] or other.status != "active":
             continue
         home, other_home = home_places(topic), home_places(other)
-        if home and other_home and not home & other_home:
+        if home and other_home and not shares_place(home, other_home):
             continue  # the same wording about two different places stays two problems
         if topic_similarity(topic, other, cfg) >= cfg["merge_threshold"]:
             keep, gone = (topic, other) if (topic.size, -topic.id) >= (other.size, -other.id) else (other, topic)

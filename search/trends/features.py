@@ -86,8 +86,49 @@ def event_time(doc: Document) -> dt.datetime:
     return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
 
 
-def is_generic_place(place: str) -> bool:
+def is_admin_area(place: str) -> bool:
+    """A masked or broad administrative area (A市, A2区, 西地省, 经开区): too broad to tie complaints together."""
     return bool(_GENERIC_PLACE.match(place)) or len(place) < 2
+
+
+#: Government bodies name who should act, not where: every complaint to 环保局 is not one problem.
+_GOV_BODY = re.compile(r"(?:政府|政府办|办公室|委员会|[局厅委])$")
+#: Locative fragments the entity tagger sometimes returns (房间里, 时楼道里).
+_LOCATIVE = re.compile(r"^.{1,4}[里内]$")
+#: Proper place names this frequent in general Chinese are countries, provinces or big cities.
+_BROAD_PLACE_FREQ = 1000
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> tuple[dict[str, str], dict[str, int]]:
+    """jieba's part-of-speech table and word frequencies (empty when jieba is missing)."""
+    try:
+        import jieba
+        import jieba.posseg
+        jieba.setLogLevel(60)
+        jieba.initialize()
+        return jieba.posseg.dt.word_tag_tab, jieba.dt.FREQ
+    except Exception:  # noqa: BLE001 - the dictionary test is a refinement; without it only the patterns apply
+        return {}, {}
+
+
+@lru_cache(maxsize=50_000)
+def is_generic_place(place: str) -> bool:
+    """No place of its own: an administrative area, a common noun (垃圾站, 线路, 有限公司), a government
+    body (A市政府, 环保局), a locative fragment, or a country or big city.
+
+    Such strings must not glue complaints about different estates into one topic; real estates,
+    roads and schools (丽发新城, 劳动东路, 郝家坪小学) are not dictionary words.
+    """
+    if is_admin_area(place) or _GOV_BODY.search(place) or _LOCATIVE.match(place):
+        return True
+    tags, freq = _dictionary()
+    tag = tags.get(place)
+    if tag is None:
+        return False
+    if tag in ("ns", "nr", "nt", "nz", "nrt", "nrfg"):
+        return tag == "ns" and freq.get(place, 0) > _BROAD_PLACE_FREQ
+    return True
 
 
 def normalise_place(place: str) -> str:
@@ -149,7 +190,7 @@ def build_terms(title_tokens: list[str], keywords: list[str], places: set[str]) 
         if _term_ok(word) and not _in_place(word, places):
             weights[word] += (1.0 - 0.04 * rank) * rarity(word)
     for word in title_tokens:
-        if _term_ok(word) and not _in_place(word, places) and not is_generic_place(word):
+        if _term_ok(word) and not _in_place(word, places) and not is_admin_area(word):
             weights[word] += TITLE_WEIGHT * rarity(word)
     top = weights.most_common(MAX_TERMS)
     return {w: round(v, 3) for w, v in top}
@@ -221,7 +262,7 @@ def features_of(doc: Document) -> DocFeatures:
         likes=max(0, doc.likes or 0),
         places=places[:8],
         specific_places=specific[:6],
-        organisations=[str(o)[:100] for o in (organisations or [])][:5],
+        organisations=[str(o)[:100] for o in (organisations or []) if not is_generic_place(str(o))][:5],
         terms=terms,
         simhash=simhash,
         bands=bands,

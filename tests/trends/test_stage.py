@@ -83,6 +83,8 @@ def test_surge_raised_once_and_escalated(engine):
         assert len(levels) == alert.level  # one notice per level reached, never repeated
         place = s.scalars(select(TrendAlert).where(TrendAlert.scope == "place", TrendAlert.key == "丽发新城")).all()
         assert len(place) == 1  # the estate's own history was one a day: twelve in hours is a surge too
+        label = s.scalars(select(TrendAlert).where(TrendAlert.scope == "label")).all()
+        assert [a.key for a in label] == ["城乡建设"]  # the quiet history was 环境保护: only the new label surges
 
 
 def test_cost_per_document_does_not_grow_with_corpus(engine):
