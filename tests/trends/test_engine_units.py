@@ -7,7 +7,7 @@ import math
 import pytest
 
 from search.trends import config, heat
-from search.trends.cluster import cosine, hamming
+from search.trends.cluster import cosine, hamming, shares_place
 from search.trends.features import build_terms, is_generic_place, normalise_place
 from search.trends.surge import poisson_tail
 
@@ -59,6 +59,17 @@ def test_places_normalised_and_generic_ones_recognised():
     assert normalise_place("魅力之城小区") == "魅力之城"
     assert is_generic_place("A市") and is_generic_place("A2区") and is_generic_place("西地省")
     assert not is_generic_place("丽发新城") and not is_generic_place("郝家坪小学")
+    # what the entity tagger returns that is no place of its own: it must not tie estates together
+    for word in ("垃圾站", "搅拌站", "有限公司", "A市政府", "A4区公安分局", "环保局", "房间里", "中华人民共和国"):
+        assert is_generic_place(word), word
+    for name in ("伊景园滨河苑", "劳动东路", "三一大道", "北三环", "广铁集团"):
+        assert not is_generic_place(name), name
+
+
+def test_place_names_containing_one_another_match():
+    assert shares_place({"伊景园"}, {"伊景园滨河苑"}) and shares_place({"万科魅力之城"}, {"魅力之城"})
+    assert not shares_place({"丽发新城"}, {"魅力之城"}) and not shares_place(set(), {"魅力之城"})
+    assert not shares_place({"城"}, {"魅力之城"})  # one- and two-character fragments never match by containment
 
 
 def test_terms_weight_title_words_and_drop_complaint_words():
