@@ -162,16 +162,17 @@ def report_top10(rows: list[dict], engine=None, titles_out: Path | None = None) 
         period_titles = dict(session.execute(select(Document.id, Document.title).where(
             func.coalesce(Document.published_at, Document.created_at) >= start,
             func.coalesce(Document.published_at, Document.created_at) < end)).all())
-        print("\n| # | heat | size | reporters | likes | places | title | coherent |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("\n| # | heat | size | reporters | likes | places | title | main place or top keyword | main place |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         details = []
         for rank, t in enumerate(topics, 1):
             titles = [period_titles.get(i, "") for i in t["document_ids"]]
             main = t["places"][0] if t["places"] else None
             kw = t["keywords"][:2]
             coherent = sum(1 for x in titles if (main and main in x) or any(k in x for k in kw))
+            placed = sum(1 for x in titles if main and main in x)
             print(f"| {rank} | {t['heat']:.1f} | {t['size']} | {t['reporters']} | {t['likes']} | {'、'.join(t['places'])} | "
-                  f"{t['title']} | {coherent}/{len(titles)} |")
+                  f"{t['title']} | {coherent}/{len(titles)} | {placed}/{len(titles)} |")
             details.append((rank, t, titles))
             dump.append(f"#{rank} {t['title']} (size {t['size']}, places {t['places']}, keywords {t['keywords']})")
             dump += [f"   - {x}" for x in titles]

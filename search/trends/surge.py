@@ -24,7 +24,7 @@ from core.database import utcnow
 from core.masking import mask_personal_data
 from core.notices import notify
 from search.trends.dbutil import insert_for, upsert, upsert_many
-from search.trends.features import DocFeatures
+from search.trends.features import DocFeatures, is_admin_area, is_generic_place
 from search.trends.models import ALERT_LEVELS, TrendAlert, TrendCount
 
 NOTICE_LEVEL = {1: "info", 2: "warning", 3: "urgent"}
@@ -77,7 +77,8 @@ def keys_of(f: DocFeatures, topic_id: int) -> list[tuple[str, str]]:
     keys: list[tuple[str, str]] = []
     if f.label:
         keys.append(("label", f.label))
-    keys += [("place", p[:120]) for p in f.places[:4] if not _CITY.match(p)]
+    # districts surge as well as estates; a common noun or a fragment (家里, 空气里, 垃圾站) is no place to watch
+    keys += [("place", p[:120]) for p in f.places[:6] if not _CITY.match(p) and (is_admin_area(p) or not is_generic_place(p))][:4]
     keys.append(("topic", str(topic_id)))
     return keys
 

@@ -92,3 +92,11 @@ def test_config_refuses_bad_values(sqlite_url):
             config.save(session, "nope", {}, "t")
         saved = config.save(session, "heat", {"w_likes": 0}, "t")
         assert saved["w_likes"] == 0.0 and saved["w_documents"] == config.HEAT_DEFAULTS["w_documents"]
+
+
+def test_surge_keys_skip_fragments_but_keep_districts():
+    from search.trends.features import DocFeatures
+    from search.trends.surge import keys_of
+    f = DocFeatures(document_id=1, at=NOW, source="x", title="", label="环境保护",
+                    places=["A市", "A5区", "家里", "星河湾", "空气里", "垃圾站"])
+    assert keys_of(f, 7) == [("label", "环境保护"), ("place", "A5区"), ("place", "星河湾"), ("topic", "7")]
