@@ -167,6 +167,10 @@ def test_briefing_generated_once_per_period_with_excel(client, world, engine):
     data = r.json()["data"]
     assert data["totals"]["documents"] >= len(INCIDENT)
     assert data["hot_topics"][0]["id"] == world["big"]
+    assert data["totals"]["previous_documents"] == 0 and data["totals"]["change"] is None  # nothing the day before
+    assert any(a["scope"] == "topic" and a["level"] >= 2 for a in data["surges"])  # the estate's burst that day
+    assert [r["document_id"] for r in data["risk_items"]] == [world["risk_doc"]]
+    assert {"overdue_cases", "departments", "label_shares"} <= set(data)
     again = post_json(client, "/api/v1/trends/briefings", {"kind": "daily", "date": "2026-03-02"})
     assert again.json()["id"] == r.json()["id"]
     with session_scope(engine) as s:
