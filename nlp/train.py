@@ -39,7 +39,7 @@ class TrainConfig:
     min_freq: int = 5
     max_words: int = 16000
     # masked-language pre-training
-    mlm_steps: int = 3000
+    mlm_steps: int = 1000
     mlm_batch: int = 32
     mlm_lr: float = 1e-3
     mlm_prob: float = 0.15
