@@ -46,9 +46,14 @@ def claim(session: Session, owner: str, limit: int, lease_seconds: int) -> list[
 
 
 def still_leased(session: Session, item_id: int, token: str) -> bool:
-    """True while ``token`` holds the lease; checked inside each stage's transaction before committing."""
+    """True while ``token`` holds the lease; checked first in each stage's transaction.
+
+    The row stays locked until that transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's
+    write transaction already excludes other writers), so a worker whose claim finds our lease
+    expired while a slow stage runs skips the row instead of running the same stage beside us.
+    """
     row = session.execute(
-        select(OutboxItem.lease_owner, OutboxItem.status).where(OutboxItem.id == item_id)
+        select(OutboxItem.lease_owner, OutboxItem.status).where(OutboxItem.id == item_id).with_for_update()
     ).one_or_none()
     return row is not None and row.lease_owner == token and row.status == PROCESSING
 

@@ -68,6 +68,9 @@ class Worker:
                     if not service.still_leased(session, item_id, token):
                         raise LeaseLost(item_id)
                     item = session.get(OutboxItem, item_id)
+                    if stage.name in item.stages_done:  # finished by a worker that held the row before us
+                        done.append(stage.name)
+                        continue
                     document = session.get(Document, item.document_id)
                     stage.run(session, document)
                     service.mark_stage_done(session, item, stage.name)
