@@ -161,24 +161,36 @@ def near_duplicate_topic(session: Session, f: DocFeatures, bits: int, exclude: i
     return best[1] if best else None
 
 
-@lru_cache(maxsize=32)
-def _candidate_sql(n: int) -> TextClause:
-    """One UNION ALL of per-key LIMITed index reads, built once per key count (no per-call SQL construction)."""
-    parts = [f"SELECT topic_id, key FROM (SELECT topic_id, key FROM trend_topic_keys WHERE key = :k{i} AND last_seen >= :since "
-             f"ORDER BY last_seen DESC LIMIT {KEY_LIMIT}) AS s{i}" for i in range(n)]
-    return text(" UNION ALL ".join(parts)).bindparams(bindparam("since", type_=UTCDateTime()))
+@lru_cache(maxsize=64)
+def _candidate_sql(named: int, n: int) -> TextClause:
+    """One UNION ALL of per-key LIMITed index reads, built once per key count (no per-call SQL construction).
+
+    The first ``named`` keys (places, organisations) look back over ``named_window_days``, the rest over
+    ``window_days``: a complaint about one estate or business may return after months of quiet.
+    """
+    parts = [f"SELECT topic_id, key FROM (SELECT topic_id, key FROM trend_topic_keys WHERE key = :k{i} AND last_seen >= "
+             f"{':since_named' if i < named else ':since'} ORDER BY last_seen DESC LIMIT {KEY_LIMIT}) AS s{i}" for i in range(n)]
+    binds = ([bindparam("since_named", type_=UTCDateTime())] if named else []) + \
+        ([bindparam("since", type_=UTCDateTime())] if named < n else [])
+    return text(" UNION ALL ".join(parts)).bindparams(*binds)
 
 
 def candidate_topics(session: Session, f: DocFeatures, cfg: dict[str, float]) -> list[HotTopic]:
     """Recently active topics sharing a key with the document (places and organisations count double)."""
     since = f.at - dt.timedelta(days=cfg["window_days"])
+    since_named = f.at - dt.timedelta(days=max(cfg["window_days"], cfg.get("named_window_days", cfg["window_days"])))
     keys = list(dict.fromkeys(doc_keys(f)))
     if not keys:
         return []
+    keys.sort(key=lambda k: not k.startswith(("p:", "o:")))
+    named = sum(1 for k in keys if k.startswith(("p:", "o:")))
     params = {f"k{i}": k for i, k in enumerate(keys)}
-    params["since"] = since
+    if named:
+        params["since_named"] = since_named
+    if named < len(keys):
+        params["since"] = since
     hits: Counter[int] = Counter()
-    for tid, key in session.execute(_candidate_sql(len(keys)), params).all():
+    for tid, key in session.execute(_candidate_sql(named, len(keys)), params).all():
         hits[tid] += 2 if key.startswith(("p:", "o:")) else 1
     if not hits:
         return []

@@ -38,11 +38,12 @@ SURGE_DEFAULTS: dict[str, float] = {
 CLUSTER_DEFAULTS: dict[str, float] = {
     "join_threshold": 0.45,      # score needed to join an existing topic
     "place_bonus": 0.2,          # sharing a specific place (estate, road, school)
-    "place_conflict": 0.25,      # both name specific places and none is shared
+    "place_conflict": 0.4,       # both name specific places (estates, businesses) and none is shared
     "label_penalty": 0.1,        # different topic labels
     "merge_threshold": 0.55,     # centroid similarity at which two topics bridged by a document merge
     "split_threshold": 0.3,      # a member scoring below this against the rest of its grown topic is split out
     "window_days": 90.0,         # topics idle for longer are not candidates any more
+    "named_window_days": 365.0,  # ... except through a shared specific place or organisation
     "near_duplicate_bits": 3,    # simhash Hamming distance that counts as the same text
 }
 

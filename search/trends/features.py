@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import object_session
+
 from core.models import Document
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -86,13 +88,19 @@ def event_time(doc: Document) -> dt.datetime:
     return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
 
 
+#: Administrative units of any length: provinces, cities, districts, counties, sub-districts, towns and
+#: townships (暮云街道, 黄花镇, 问政西地省). Complaints about different estates of one sub-district are
+#: different problems, so such a unit is never a topic's home place; a residential 小区 / 园区 is not one.
+_ADMIN_UNIT = re.compile(r"(?:[省市县州]|(?<![小园校景社厂营])区|街道|街道办事处|办事处|镇|乡|乡镇)$")
+
+
 def is_admin_area(place: str) -> bool:
-    """A masked or broad administrative area (A市, A2区, 西地省, 经开区): too broad to tie complaints together."""
-    return bool(_GENERIC_PLACE.match(place)) or len(place) < 2
+    """An administrative area (A市, A2区, 西地省, 经开区, 暮云街道, 黄花镇): too broad to tie complaints together."""
+    return bool(_GENERIC_PLACE.match(place)) or len(place) < 2 or bool(_ADMIN_UNIT.search(place))
 
 
 #: Government bodies name who should act, not where: every complaint to 环保局 is not one problem.
-_GOV_BODY = re.compile(r"(?:政府|政府办|办公室|委员会|[局厅委])$")
+_GOV_BODY = re.compile(r"(?:政府|政府办|办公室|委员会|[局厅委]|法院|检察院|派出所|大队|支队|中队|所|办)$")
 #: Locative fragments the entity tagger sometimes returns (房间里, 时楼道里).
 _LOCATIVE = re.compile(r"^.{1,4}[里内]$")
 #: Proper place names this frequent in general Chinese are countries, provinces or big cities.
@@ -183,17 +191,64 @@ def _in_place(word: str, places: set[str]) -> bool:
     return any(word in p for p in places)
 
 
+#: Words of a specific place (丽发, 万境) count as terms at this share of their weight: a document whose
+#: place the tagger missed still shares them with its topic, without the place outweighing the problem.
+PLACE_TERM_FACTOR = 0.5
+
+
+def _place_factor(word: str, places: set[str]) -> float:
+    """0 for words of administrative areas (泉塘 of 泉塘街道: the place test handles them), a share for words
+    of specific places, 1 for the rest (垃圾站 tagged as a place is still the problem)."""
+    inside = [p for p in places if word in p]
+    if not inside:
+        return 1.0
+    if any(is_admin_area(p) for p in inside):
+        return 0.0
+    return PLACE_TERM_FACTOR if any(not is_generic_place(p) for p in inside) else 1.0
+
+
+#: Share of a compound's weight each of its parts gets (油烟扰民 -> 油烟, 扰民), so 油烟扰民 and 噪音扰民 share 扰民.
+PART_FACTOR = 0.5
+
+
+@lru_cache(maxsize=1)
+def _compound_splitter():
+    """The segmenter's search mode (the words inside a long word), when the NLP package provides it."""
+    try:
+        from nlp.segment import _segmenter
+        return _segmenter().cut_for_search
+    except Exception:  # noqa: BLE001 - splitting compounds is a refinement
+        return None
+
+
+@lru_cache(maxsize=50_000)
+def word_parts(word: str) -> tuple[str, ...]:
+    split = _compound_splitter()
+    if split is None or len(word) < 4:
+        return ()
+    return tuple(dict.fromkeys(p for p in split(word) if len(p) >= 2 and p != word and _term_ok(p)))
+
+
 def build_terms(title_tokens: list[str], keywords: list[str], places: set[str]) -> dict[str, float]:
-    """Weighted terms: title words count double, keywords by rank, both by rarity; places are matched separately."""
-    weights: Counter[str] = Counter()
-    for rank, word in enumerate(keywords[:15]):
-        if _term_ok(word) and not _in_place(word, places):
-            weights[word] += (1.0 - 0.04 * rank) * rarity(word)
-    for word in title_tokens:
-        if _term_ok(word) and not _in_place(word, places) and not is_admin_area(word):
-            weights[word] += TITLE_WEIGHT * rarity(word)
+    """Weighted terms: title words count double, keywords by rank, both by rarity; place words count less;
+    the parts of a long compound count too, at a share of its weight."""
+    weights = _build_terms(title_tokens, keywords, places)
+    for word, weight in list(weights.items()):
+        for part in word_parts(word):
+            weights[part] += weight * PART_FACTOR * min(1.0, rarity(part) / max(rarity(word), 0.3))
     top = weights.most_common(MAX_TERMS)
     return {w: round(v, 3) for w, v in top}
+
+
+def _build_terms(title_tokens: list[str], keywords: list[str], places: set[str]) -> Counter[str]:
+    weights: Counter[str] = Counter()
+    for rank, word in enumerate(keywords[:15]):
+        if _term_ok(word) and (factor := _place_factor(word, places)):
+            weights[word] += (1.0 - 0.04 * rank) * rarity(word) * factor
+    for word in title_tokens:
+        if _term_ok(word) and not is_admin_area(word) and (factor := _place_factor(word, places)):
+            weights[word] += TITLE_WEIGHT * rarity(word) * factor
+    return weights
 
 
 def _fallback_keywords(title: str, body: str) -> list[str]:
@@ -221,6 +276,43 @@ def _light_analysis():
     return None
 
 
+GAZETTEER_TOKENS = 300
+GAZETTEER_CHUNK = 400
+
+
+def _grams(tokens: list[str]) -> list[str]:
+    """Runs of one to four consecutive words, 3-16 characters: the strings a known place could be."""
+    out: dict[str, None] = {}
+    for i in range(len(tokens)):
+        name = ""
+        for j in range(i, min(i + 4, len(tokens))):
+            name += tokens[j]
+            if len(name) > 16:
+                break
+            if len(name) >= 3 and _TERM_OK.search(name) and not _MASKED.fullmatch(name):
+                out.setdefault(name, None)
+    return list(out)
+
+
+def known_names(session, tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Specific places and organisations of earlier documents (the hot-topic index's ``p:`` / ``o:`` keys) that
+    this text names: a place the tagger found once is recognised wherever it is written the same way.
+
+    Cost is bounded by the text's length (at most ``GAZETTEER_TOKENS`` words), not by the corpus.
+    """
+    from sqlalchemy import select
+    from search.trends.models import TrendTopicKey
+    grams = _grams(tokens)
+    if not grams:
+        return [], []
+    keys = [f"p:{g}" for g in grams] + [f"o:{g}" for g in grams]
+    found: set[str] = set()
+    for i in range(0, len(keys), GAZETTEER_CHUNK):
+        found.update(session.scalars(select(TrendTopicKey.key).where(TrendTopicKey.key.in_(keys[i:i + GAZETTEER_CHUNK]))
+                                     .distinct()))
+    return [g for g in grams if f"p:{g}" in found], [g for g in grams if f"o:{g}" in found]
+
+
 def features_of(doc: Document) -> DocFeatures:
     """Features of a stored document, preferring what the NLP stage wrote."""
     tokenize, content = _segmenter()
@@ -240,6 +332,14 @@ def features_of(doc: Document) -> DocFeatures:
         title_tokens = content(tokenize(title))
     if raw_places is None:
         raw_places = _fallback_places(f"{title} {doc.body or ''}")
+    organisations = [str(o) for o in (organisations or [])]
+    session = object_session(doc)
+    if session is not None and doc.id is not None:
+        body_tokens = (doc.tokens or "").split()[:GAZETTEER_TOKENS] if doc.tokens is not None else \
+            content(tokenize((doc.body or "")[:1000]))
+        known_places, known_orgs = known_names(session, list(title_tokens) + ["。"] + body_tokens)
+        raw_places = list(raw_places) + [p for p in known_places if p not in raw_places]
+        organisations += [o for o in known_orgs if o not in organisations]
     places = []
     for p in raw_places:
         norm = normalise_place(str(p))
@@ -262,7 +362,7 @@ def features_of(doc: Document) -> DocFeatures:
         likes=max(0, doc.likes or 0),
         places=places[:8],
         specific_places=specific[:6],
-        organisations=[str(o)[:100] for o in (organisations or []) if not is_generic_place(str(o))][:5],
+        organisations=[o[:100] for o in organisations if not is_generic_place(o)][:5],
         terms=terms,
         simhash=simhash,
         bands=bands,

@@ -39,3 +39,22 @@ def test_organisations():
 
 def test_empty():
     assert places("") == [] and orgs("") == []
+
+
+def test_fragments_are_trimmed():
+    assert places("很多邻居都有头痛") == []
+    assert places("最近几天星河湾小区旁化工厂") == ["星河湾"]
+    assert places("受害者怀疑西地省的官员") == ["西地省"]
+    assert places("主管部门省质检站") == [] and places("距铁路中心只有五十米") == []
+    assert orgs("平台一处") == [] and "交汇处" not in orgs("两条路的交汇处")
+
+
+def test_estate_names_with_particles_and_masked_codes():
+    assert "魅力之城" in places("A5区劳动东路魅力之城小区油烟扰民")
+    assert places("A市A5区汇金路五矿万境K9县存在一系列问题") == ["A市", "A5区", "汇金路", "五矿万境", "K9县"]
+
+
+def test_business_names_are_organisations():
+    assert "58车贷" in orgs("A市58车贷恶性退出")
+    assert "湖楚财富" in orgs("举报湖楚财富侵吞百姓血汗钱")
+    assert not any(o.endswith("财富") for o in orgs("创造社会财富"))

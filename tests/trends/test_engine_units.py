@@ -74,9 +74,49 @@ def test_place_names_containing_one_another_match():
 
 def test_terms_weight_title_words_and_drop_complaint_words():
     terms = build_terms(["丽发新城", "搅拌站", "噪音", "问题", "反映"], ["搅拌站", "扰民", "12345"], {"丽发新城"})
-    assert "丽发新城" not in terms  # places are matched separately
     assert "问题" not in terms and "反映" not in terms and "12345" not in terms
     assert terms["搅拌站"] > terms["扰民"]
+    # a specific place's words still count (the tagger may miss the place in another document), at a share
+    assert 0 < terms["丽发新城"] < terms["搅拌站"]
+    # words of an administrative area do not: the place test handles them
+    assert "暮云" not in build_terms(["暮云", "停水"], [], {"暮云街道"})
+
+
+def test_compound_terms_share_their_parts():
+    a = build_terms(["油烟扰民"], [], set())
+    b = build_terms(["噪音扰民"], [], set())
+    assert "扰民" in a and "扰民" in b and a["扰民"] < a["油烟扰民"]
+
+
+def test_sub_districts_and_towns_are_administrative_areas():
+    for name in ("暮云街道", "泉塘街道", "黄花镇", "青山铺镇", "某某乡", "问政西地省", "经开区"):
+        assert is_generic_place(name), name
+    for name in ("丽发新城", "伊景园滨河苑", "蓝田村", "咸嘉新村"):
+        assert not is_generic_place(name), name
+
+
+def test_gazetteer_recognises_a_place_found_once(sqlite_url):
+    """A place the tagger found in one document is recognised in a later one where it missed it."""
+    import datetime as dt
+    from core.database import engine_for, session_scope
+    from core.models import Document
+    from search.trends.features import features_of, known_names
+    from search.trends.models import HotTopic, TrendTopicKey
+    with session_scope(engine_for(sqlite_url)) as session:
+        topic = HotTopic(title="五矿万境质量问题", terms={}, place_counts={}, label_counts={}, places=[], keywords=[],
+                         representative_ids=[], size=1)
+        session.add(topic)
+        session.flush()
+        session.add(TrendTopicKey(key="p:五矿万境", topic_id=topic.id, last_seen=NOW))
+        session.add(TrendTopicKey(key="o:58车贷", topic_id=topic.id, last_seen=NOW))
+        doc = Document(source="t", external_id="g1", title="五矿万境房子墙壁开裂", body="58车贷案件", content_hash="g1",
+                       title_tokens="五矿 万境 房子 墙壁 开裂", tokens="58 车贷 案件", keywords=["开裂"], places=[],
+                       organisations=[], created_at=NOW)
+        session.add(doc)
+        session.flush()
+        assert known_names(session, ["五矿", "万境", "房子"]) == (["五矿万境"], [])
+        f = features_of(doc)
+        assert "五矿万境" in f.specific_places and "58车贷" in f.organisations
 
 
 def test_config_refuses_bad_values(sqlite_url):
