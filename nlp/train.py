@@ -53,8 +53,9 @@ class TrainConfig:
     warmup: float = 0.06
     risk_weight: float = 0.5
     head_lr_mult: float = 5.0
-    #: per-class loss weights: "balanced" (n / (k * count)), "sqrt" (its square root) or "none"
-    class_weight: str = "balanced"
+    #: per-class loss weights: "balanced" (n / (k * count)), "sqrt" (its square root) or "none";
+    #: one mode for every head, or per head as "topic=none,appeal=balanced" (unnamed heads: none)
+    class_weight: str = "none"
     label_smoothing: float = 0.05
     dropout: float = 0.1
     extra: dict = field(default_factory=dict)
@@ -271,8 +272,23 @@ def _targets(examples: Sequence[Example], labels: dict[str, list[str]]) -> dict[
     return out
 
 
+def head_weight_mode(spec: str, head: str) -> str:
+    """The class-weight mode of one head from ``TrainConfig.class_weight``."""
+    if "=" not in spec:
+        return spec
+    modes = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+    return modes.get(head, "none").strip()
+
+
 def class_weights(y: torch.Tensor, k: int, mode: str) -> torch.Tensor | None:
-    """Loss weights that keep a frequent class (城乡建设 is 40 % of the annotations) from drowning the rest."""
+    """Loss weights that keep a frequent class (城乡建设 is 40 % of the annotations) from drowning the rest.
+
+    Measured on the folds of ``minsheng evaluate``: balanced weights cost the transformer topic and
+    sentiment accuracy (rare classes with a handful of examples get weights near the cap and the
+    model over-predicts them), so the default is none.
+    """
+    if mode not in ("none", "balanced", "sqrt"):
+        raise ValueError(f"unknown class-weight mode {mode!r}: use none, balanced or sqrt")
     if mode == "none":
         return None
     counts = torch.bincount(y[y != -100], minlength=k).float()
@@ -314,7 +330,8 @@ def finetune(classifier: Classifier, examples: Sequence[Example], cfg: TrainConf
     ], lr=cfg.lr)
     sched = schedule(opt, total, cfg.warmup)
     rng = random.Random(cfg.seed)
-    losses = {name: nn.CrossEntropyLoss(weight=class_weights(targets[name], len(model.labels[name]), cfg.class_weight),
+    losses = {name: nn.CrossEntropyLoss(weight=class_weights(targets[name], len(model.labels[name]),
+                                                                   head_weight_mode(cfg.class_weight, name)),
                                         ignore_index=-100, label_smoothing=cfg.label_smoothing).to(dev)
               for name in SINGLE_LABEL}
     started = time.monotonic()
@@ -367,6 +384,25 @@ def fresh_classifier(encoder_dir: Path, cfg: TrainConfig, meta: dict) -> Classif
     return Classifier(load_tokenizer(encoder_dir), MultiHead(encoder, HEADS, cfg.dropout), dict(meta))
 
 
+def reuse_encoder(encoder_dir: Path, out_dir: Path, log: Log) -> dict:
+    """Fine-tuning on one of our pre-trained encoders: keep it beside the model (``out/pretrained``,
+    which ``minsheng evaluate`` fine-tunes fold by fold) and carry its pre-training record over."""
+    path = encoder_dir / META_FILE
+    meta = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if meta.get("role") != "encoder":
+        return {"encoder": str(encoder_dir)}
+    target = out_dir / "pretrained"
+    if target.resolve() != encoder_dir.resolve():
+        import shutil
+
+        shutil.copytree(encoder_dir, target, dirs_exist_ok=True)
+        log(f"pre-trained encoder copied to {target}")
+    out = {"encoder": "pretrained (reused, not pre-trained again)"}
+    if meta.get("pretraining"):
+        out["pretraining"] = meta["pretraining"]
+    return out
+
+
 def train_pipeline(
     pretrain_texts: Sequence[str],
     examples: Sequence[Example],
@@ -399,9 +435,12 @@ def train_pipeline(
         _quiet()
         encoder.half().save_pretrained(str(pre_dir))
         tokenizer.save_pretrained(str(pre_dir))
-        meta = {"pre_tokenize": "jieba", "max_length": cfg.max_length, "role": "encoder"}
+        meta = {"pre_tokenize": "jieba", "max_length": cfg.max_length, "role": "encoder",
+                "pretraining": summary["pretraining"]}
         (pre_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         encoder_dir = pre_dir
+    else:
+        summary.update(reuse_encoder(Path(encoder_dir), out_dir, log))
     meta = encoder_meta(Path(encoder_dir), cfg)
     seed_everything(cfg.seed)
     classifier = fresh_classifier(encoder_dir, cfg, meta)
