@@ -98,3 +98,10 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
 def test_train_refuses_a_wrong_data_folder(tmp_path):
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and "labeled_topic.jsonl" in result.output
+
+
+def test_train_refuses_an_unknown_class_weight_mode(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
+                                 "--class-weight", "topic=inverse"])
+    assert result.exit_code == 2 and "--class-weight" in result.output and "balanced" in result.output
+    assert not (tmp_path / "m").exists()

@@ -58,7 +58,11 @@ def test_continues_from_a_saved_encoder(tmp_path, tiny_model, tiny_examples):
     """A retrain with new corrections skips pre-training by starting from ``pretrained/``."""
     summary, clf = train_pipeline([], tiny_examples[:30], tmp_path, tiny_config(epochs=1), log=lambda m: None,
                                   encoder_dir=tiny_model[0] / "pretrained")
-    assert "pretraining" not in summary and clf.pre_tokenize == "jieba"
+    assert clf.pre_tokenize == "jieba" and summary["encoder"].startswith("pretrained (reused")
+    # the encoder's own pre-training record travels with it, and the encoder sits beside the new model
+    original = json.loads((tiny_model[0] / "minsheng.json").read_text(encoding="utf-8"))["training"]["pretraining"]
+    assert summary["pretraining"] == original
+    assert (tmp_path / "pretrained" / "config.json").is_file()
     assert Classifier.load(tmp_path).predict([("小区停水", "小区停水三天了")])[0].topic in TOPICS
 
 
@@ -76,3 +80,17 @@ def test_a_plain_encoder_directory_is_refused_with_a_hint(tiny_model):
 def test_empty_batch():
     assert generated(0) == []
     assert torch.zeros(0).numel() == 0
+
+
+def test_class_weight_modes_per_head():
+    from nlp.train import class_weights, head_weight_mode
+
+    assert head_weight_mode("balanced", "appeal") == "balanced"
+    assert head_weight_mode("topic=none,appeal=sqrt", "appeal") == "sqrt"
+    assert head_weight_mode("topic=none,appeal=sqrt", "sentiment") == "none"
+    y = torch.tensor([0, 0, 0, 1, -100])
+    assert class_weights(y, 2, "none") is None
+    balanced = class_weights(y, 2, "balanced")
+    assert balanced[1] > balanced[0]
+    with pytest.raises(ValueError, match="unknown class-weight mode"):
+        class_weights(y, 2, "inverse")
