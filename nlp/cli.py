@@ -65,6 +65,10 @@ def _corrections() -> list:
         return []
 
 
+#: Fine-tuning step for a pre-trained hub encoder (ours, small and briefly pre-trained, takes ``TrainConfig.lr``).
+FOREIGN_ENCODER_LR = 5e-5
+
+
 def train(
     data: Annotated[Path, typer.Option(help="gov_messages 数据目录（labeled_topic.jsonl、unlabeled.jsonl）")] = DEFAULT_DATA,
     out: Annotated[Path, typer.Option(help="模型输出目录")] = BUNDLED_DIR,
@@ -95,6 +99,9 @@ def train(
             _fail(f"--class-weight {cfg.class_weight!r} 无法识别：请使用 none、balanced、sqrt，或 topic=none,appeal=sqrt 的形式。")
     if encoder is not None and not (encoder / "config.json").is_file():
         _fail(f"{encoder} 不是 Hugging Face 模型目录（缺少 config.json）。")
+    if encoder is not None and lr is None and not (encoder / "minsheng.json").is_file():
+        cfg.lr = FOREIGN_ENCODER_LR  # a hub model (a Chinese RoBERTa) is fine-tuned with the usual small step
+        _say(f"foreign encoder: fine-tuning learning rate {cfg.lr} (set --lr to change)")
     gold, ann, corr = _load_labelled(data, annotations, corrections)
     examples = gold + ann + corr
     _say(f"labelled data: {len(gold)} gold, {len(ann)} annotations, {len(corr)} corrections")

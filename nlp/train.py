@@ -48,7 +48,8 @@ class TrainConfig:
     # fine-tuning the heads (and the encoder)
     epochs: int = 8
     batch: int = 32
-    lr: float = 5e-4
+    #: the pre-trained encoder is small and briefly trained: it needs a larger step than a hub model
+    lr: float = 2e-3
     weight_decay: float = 0.01
     warmup: float = 0.06
     risk_weight: float = 0.5
@@ -56,6 +57,8 @@ class TrainConfig:
     #: per-class loss weights: "balanced" (n / (k * count)), "sqrt" (its square root) or "none";
     #: one mode for every head, or per head as "topic=none,appeal=balanced" (unnamed heads: none)
     class_weight: str = "none"
+    #: average the weights of the last N epochs (stochastic weight averaging; 0 = keep the last)
+    swa_epochs: int = 4
     label_smoothing: float = 0.05
     dropout: float = 0.1
     extra: dict = field(default_factory=dict)
@@ -309,6 +312,16 @@ def length_batches(lengths: Sequence[int], batch: int, rng: random.Random, pool:
     return batches
 
 
+def _accumulate(averaged: dict[str, torch.Tensor] | None, model: nn.Module, count: int) -> dict[str, torch.Tensor]:
+    """Running mean of the model's weights: the ``count``-th snapshot joins the average."""
+    current = {k: v.detach().float().clone() for k, v in model.state_dict().items()}
+    if averaged is None:
+        return current
+    for key, value in current.items():
+        averaged[key] += (value - averaged[key]) / count
+    return averaged
+
+
 def finetune(classifier: Classifier, examples: Sequence[Example], cfg: TrainConfig, log: Log,
              pairs: Sequence[tuple[str, str]] | None = None) -> dict:
     """Train heads and encoder together on labelled examples (a head skips examples without its label)."""
@@ -337,6 +350,8 @@ def finetune(classifier: Classifier, examples: Sequence[Example], cfg: TrainConf
     started = time.monotonic()
     history = []
     lengths = [len(a) + len(b) for a, b in pairs]
+    averaged: dict[str, torch.Tensor] | None = None
+    swa_start = max(0, cfg.epochs - cfg.swa_epochs)
     for epoch in range(cfg.epochs):
         total_loss = 0.0
         for idx in length_batches(lengths, cfg.batch, rng):
@@ -361,6 +376,12 @@ def finetune(classifier: Classifier, examples: Sequence[Example], cfg: TrainConf
             total_loss += loss.item() * len(idx)
         history.append(round(total_loss / n, 4))
         log(f"  epoch {epoch + 1}/{cfg.epochs} loss {history[-1]:.4f} ({time.monotonic() - started:.0f}s)")
+        if cfg.swa_epochs and epoch >= swa_start:
+            averaged = _accumulate(averaged if epoch > swa_start else None, model, epoch - swa_start + 1)
+    if cfg.swa_epochs and averaged is not None:
+        state = model.state_dict()
+        model.load_state_dict({k: v.to(state[k].dtype) for k, v in averaged.items()})
+        log(f"  weights averaged over the last {min(cfg.swa_epochs, cfg.epochs)} epochs")
     model.cpu().eval()
     return {"examples": n, "epochs": cfg.epochs, "loss": history, "seconds": round(time.monotonic() - started)}
 

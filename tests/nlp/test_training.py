@@ -94,3 +94,19 @@ def test_class_weight_modes_per_head():
     assert balanced[1] > balanced[0]
     with pytest.raises(ValueError, match="unknown class-weight mode"):
         class_weights(y, 2, "inverse")
+
+
+def test_weight_averaging_is_the_mean_of_the_snapshots():
+    from torch import nn
+
+    from nlp.train import _accumulate
+
+    layer = nn.Linear(2, 1)
+    snapshots = []
+    averaged = None
+    for count, value in enumerate((1.0, 2.0, 6.0), 1):
+        with torch.no_grad():
+            layer.weight.fill_(value)
+        snapshots.append(value)
+        averaged = _accumulate(averaged, layer, count)
+    assert torch.allclose(averaged["weight"], torch.full((1, 2), sum(snapshots) / 3))
