@@ -26,7 +26,7 @@ from core.database import UTCDateTime
 from core.masking import mask_personal_data
 from core.models import Document
 from search.trends.dbutil import upsert, upsert_many
-from search.trends.features import DocFeatures, features_of, is_generic_place
+from search.trends.features import DocFeatures, features_of, is_category_place, is_generic_place, is_place_word
 from search.trends.models import HotTopic, TrendCount, TrendMember, TrendMemberPlace, TrendTopicKey
 
 CENTROID_TERMS = 60
@@ -65,11 +65,41 @@ def specific(places) -> set[str]:
     return {p for p in places if not is_generic_place(p)}
 
 
+def same_name(a: str, b: str) -> bool:
+    """Two spellings of one place: one containing the other (伊景园 / 伊景园滨河苑), one the start of the other
+    (丽发 / 丽发新城), or a long common start (伊景园滨河院 / 伊景园滨河苑, a typing slip)."""
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) >= 3 and short in long_:
+        return True
+    if len(short) >= 2 and long_.startswith(short):
+        return True
+    common = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        common += 1
+    return common >= 4
+
+
 def shares_place(mine: set[str], theirs: set[str]) -> bool:
-    """A place in common, one name containing the other counting too (伊景园 / 伊景园滨河苑)."""
+    """A place in common, spelling variants counting too (``same_name``)."""
     if mine & theirs:
         return True
-    return any(len(a) >= 3 and len(b) >= 3 and (a in b or b in a) for a in mine for b in theirs)
+    return any(same_name(a, b) for a in mine for b in theirs)
+
+
+def problem_terms(terms: dict[str, float], names: set[str]) -> dict[str, float]:
+    """The terms that say what the problem is: words of the named places and organisations and other place
+    words (花都, 五期) left out, so that two complaints about one estate agree only if their problems do. A kind of
+    facility stays (搅拌站 of a business tagged 新城搅拌站): it is what the complaint is about."""
+    return {t: w for t, w in terms.items()
+            if not is_place_word(t) and (is_category_place(t) or not any(t in n for n in names))}
+
+
+def problem_similarity(a: dict[str, float], b: dict[str, float], names: set[str]) -> float:
+    return cosine(problem_terms(a, names), problem_terms(b, names))
 
 
 _AREA = re.compile(r"^([A-Z])(\d*)[市区县州]$")
@@ -90,6 +120,21 @@ def areas_conflict(a: set[tuple[str, str]], b: set[tuple[str, str]]) -> bool:
     return bool(da and db and not da & db)
 
 
+#: Lines and areas rather than sites: a road, a lake or a river runs past many estates, each with its own problems.
+_LINE_OR_AREA = re.compile(r"(?:路|大道|道|街|巷|线|桥|湖|江|河|港|山|片区|一带|周边)$")
+
+
+def sites(names) -> set[str]:
+    """The estates, businesses and organisations among specific names (roads, lines and areas left out)."""
+    return {p for p in names if not _LINE_OR_AREA.search(p)}
+
+
+def most_specific(names: set[str]) -> set[str]:
+    """Names not contained in a longer one of the same set: 碧桂园 goes when 碧桂园南城 is there, so two estates
+    of one developer (碧桂园南城 / 碧桂园山湖城) are not taken for one place through the brand they share."""
+    return {n for n in names if not any(n != m and len(n) >= 2 and n in m for m in names)}
+
+
 def home_places(topic: HotTopic) -> set[str]:
     """The specific places a topic is about: named by at least two members and a quarter of them."""
     counts = topic.place_counts or {}
@@ -104,16 +149,28 @@ def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float], terms: dict[st
     takes a document that names no place only on stronger wording evidence. ``terms`` replaces the
     centroid (a member scored against the rest of its topic).
     """
-    s = cosine(f.terms, topic.terms or {} if terms is None else terms)
+    centroid = topic.terms or {} if terms is None else terms
     mine = set(f.specific_places) | set(f.organisations)
     theirs = specific(topic.place_counts or {})
     home = home_places(topic)
-    if shares_place(mine, home or theirs):
-        s += cfg["place_bonus"]
-    elif mine and (home or theirs):
-        s -= cfg["place_conflict"]
+    ref = home or theirs
+    my_sites, their_sites = most_specific(sites(mine)), most_specific(sites(ref))
+    if my_sites and their_sites and not shares_place(my_sites, their_sites):
+        # Two different estates or businesses, even if on one road (可可小城 / 金领公寓 on 桐梓坡西路).
+        s = cosine(f.terms, centroid) - cfg.get("named_conflict", cfg["place_conflict"])
+    elif shares_place(mine, ref):
+        # Same place or organisation: the problem words decide (the place's own words would make any two
+        # complaints about it look alike), and the place counts only when they agree at all.
+        s = problem_similarity(f.terms, centroid, mine | ref)
+        if s >= cfg.get("problem_min", 0.0):
+            s += cfg["place_bonus"]
+    elif mine and ref:
+        # Different estates or businesses: never one problem, however alike the wording (麻将馆扰民 at six estates).
+        s = cosine(f.terms, centroid) - cfg.get("named_conflict", cfg["place_conflict"])
     elif home:
-        s -= cfg["place_conflict"] / 2
+        s = cosine(f.terms, centroid) - cfg["place_conflict"] / 2
+    else:
+        s = cosine(f.terms, centroid)
     if areas_conflict(areas(f.places), areas(topic.place_counts or {})):
         s -= cfg["place_conflict"]
     if f.label and topic.label and f.label != topic.label:
@@ -129,6 +186,57 @@ def topic_similarity(a: HotTopic, b: HotTopic, cfg: dict[str, float]) -> float:
     elif (pa and pb) or areas_conflict(areas(a.place_counts or {}), areas(b.place_counts or {})):
         s -= cfg["place_conflict"]
     return s
+
+
+def main_sites(topic: HotTopic) -> set[str]:
+    """The estates or businesses a topic is about: named by at least half of its members (two at least), and
+    not a road, line or area."""
+    counts = topic.place_counts or {}
+    size = max(topic.size or 0, 1)
+    return sites(p for p, c in counts.items() if c >= 2 and c * 2 >= size and not is_generic_place(p))
+
+
+def _contains(x: str, y: str) -> bool:
+    return x == y or (min(len(x), len(y)) >= 3 and (x in y or y in x))
+
+
+def same_sites(a: set[str], b: set[str]) -> bool:
+    """Every site of each set is a site of the other (丽发新城 / 丽发新城, 魅力之城 / 万科魅力之城): a site only one
+    of them names (a second estate, a tagger leftover such as 开放式) means they are not about one place."""
+    return all(any(_contains(x, y) for y in b) for x in a) and all(any(_contains(y, x) for x in a) for y in b)
+
+
+def labels_agree(a: HotTopic, b: HotTopic) -> bool:
+    """The same label, or a label held by at least a third of each topic's members (labels of short texts waver)."""
+    if a.label and a.label == b.label:
+        return True
+
+    def main(t: HotTopic) -> set[str]:
+        counts = t.label_counts or {}
+        total = sum(counts.values()) or 1
+        return {k for k, c in counts.items() if c * 3 >= total}
+    return bool(main(a) & main(b))
+
+
+def same_place_related(a: HotTopic, b: HotTopic, cfg: dict[str, float]) -> bool:
+    """Two topics about one estate or business (a shared home place), with the same label and related problem
+    words (油烟 / 夜宵摊 / 商铺噪音 of one estate's ground-floor shops): one problem written in several ways.
+
+    The bar is lower than ``merge_threshold`` because the place already agrees; different problems of one
+    estate (cracked floors, school places) share too few problem words to pass.
+    """
+    home_a, home_b = main_sites(a), main_sites(b)
+    if not home_a or not home_b or not same_sites(home_a, home_b):
+        return False
+    if not labels_agree(a, b):
+        return False
+    names = specific(a.place_counts or {}) | specific(b.place_counts or {})
+    return problem_similarity(a.terms or {}, b.terms or {}, names) >= cfg.get("same_place_merge", 1.1)
+
+
+def has_hand_placed(session: Session, topic: HotTopic) -> bool:
+    return session.scalar(select(TrendMember.document_id).where(TrendMember.topic_id == topic.id,
+                                                                TrendMember.manual.is_(True)).limit(1)) is not None
 
 
 def doc_keys(f: DocFeatures) -> list[str]:
@@ -293,20 +401,31 @@ def assign(session: Session, f: DocFeatures, cfg: dict[str, float], exclude: int
     add_member(session, topic, f, s)
     merged = []
     for other_score, other in scored:
-        if other.id == topic.id or other_score < cfg["join_threshold"] or other.status != "active":
+        if other.id == topic.id or other.status != "active":
             continue
         home, other_home = home_places(topic), home_places(other)
-        if home and other_home and not shares_place(home, other_home):
-            continue  # the same wording about two different places stays two problems
-        if topic_similarity(topic, other, cfg) >= cfg["merge_threshold"]:
+        main, other_main = main_sites(topic), main_sites(other)
+        bridged = other_score >= cfg["join_threshold"] and not (home and other_home and not shares_place(home, other_home)) \
+            and not (main and other_main and not same_sites(main, other_main)) \
+            and topic_similarity(topic, other, cfg) >= cfg["merge_threshold"]
+        if bridged:
+            # This document fits both and their centroids agree; the same wording about two different places
+            # (or two estates on one road) stays two problems.
             keep, gone = (topic, other) if (topic.size, -topic.id) >= (other.size, -other.id) else (other, topic)
             if gone.pinned and not keep.pinned:
                 keep, gone = gone, keep
             if gone.pinned:
                 continue
-            merge_topics(session, keep, gone)
-            merged.append(gone.id)
-            topic = keep
+        elif same_place_related(topic, other, cfg) and not other.pinned and not topic.pinned \
+                and not has_hand_placed(session, other) and not has_hand_placed(session, topic):
+            # Another wording of the same problem at the same estate or business (not where an analyst pinned a
+            # topic or placed members by hand: a split they made stays split).
+            keep, gone = (topic, other) if (topic.size, -topic.id) >= (other.size, -other.id) else (other, topic)
+        else:
+            continue
+        merge_topics(session, keep, gone)
+        merged.append(gone.id)
+        topic = keep
     moved = split_outliers(session, topic, cfg, f.document_id) if split else {}
     maybe_retitle(session, topic, force=bool(moved))
     return Assignment(topic, created, s, merged, True, moved)

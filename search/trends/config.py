@@ -37,8 +37,11 @@ SURGE_DEFAULTS: dict[str, float] = {
 
 CLUSTER_DEFAULTS: dict[str, float] = {
     "join_threshold": 0.45,      # score needed to join an existing topic
-    "place_bonus": 0.2,          # sharing a specific place (estate, road, school)
-    "place_conflict": 0.4,       # both name specific places (estates, businesses) and none is shared
+    "place_bonus": 0.3,          # sharing a specific place (estate, road, school), if the problem words agree
+    "place_conflict": 0.4,       # different districts; a topic about a place and a document naming none (half)
+    "named_conflict": 1.0,       # the document and the topic name different estates / businesses: never joins
+    "problem_min": 0.15,         # problem-word similarity below which a shared place or organisation adds nothing
+    "same_place_merge": 0.15,    # problem-word similarity at which two topics of one home place and label merge
     "label_penalty": 0.1,        # different topic labels
     "merge_threshold": 0.55,     # centroid similarity at which two topics bridged by a document merge
     "split_threshold": 0.3,      # a member scoring below this against the rest of its grown topic is split out

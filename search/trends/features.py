@@ -31,12 +31,14 @@ _PLACE = re.compile(
 _NOT_PLACE = re.compile(r"政府|市委|希望|我们|本人|请问|关于|反映|建议|咨询|位于|我是|我们|领导|部门|一个|这个|没有|问题|什么|的|了|在|和|与|是")
 _MASKED = re.compile(r"[A-Z]\d{0,3}[市区县州镇乡]")
 _TERM_OK = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 #: Words frequent in every complaint: they say nothing about which problem it is.
 _COMPLAINT_WORDS = frozenset(
     "问题 反映 投诉 举报 请求 希望 要求 情况 相关 部门 领导 政府 市民 群众 居民 业主 我们 你们 他们 "
     "咨询 请问 关于 建议 处理 解决 严重 影响 一直 没有 现在 目前 已经 能否 是否 为什么 什么 如何 "
     "怎么 可以 进行 工作 有关 尽快 给予 导致 存在 情况 多次 至今 市长 书记 您好 你好 谢谢 感谢 "
-    "网友 留言 信访 一个 这个 那个 就是 还是 但是 因为 所以 而且 以及 并且".split()
+    "网友 留言 信访 一个 这个 那个 就是 还是 但是 因为 所以 而且 以及 并且 一系列 诸多 多个 许多 小区 管不了 "
+    "不了 出现 发生 有人 关注".split()
 )
 TITLE_WEIGHT = 2.0
 MAX_TERMS = 24
@@ -103,6 +105,9 @@ def is_admin_area(place: str) -> bool:
 _GOV_BODY = re.compile(r"(?:政府|政府办|办公室|委员会|[局厅委]|法院|检察院|派出所|大队|支队|中队|所|办)$")
 #: Locative fragments the entity tagger sometimes returns (房间里, 时楼道里).
 _LOCATIVE = re.compile(r"^.{1,4}[里内]$")
+#: Metro and bus lines (3号线, 地铁3号线, 804路公交): they cross the city, so sharing one does not make complaints
+#: about different stations one problem.
+_TRANSIT_LINE = re.compile(r"(?:号线|[支专]线|公交线路?)$")
 #: Proper place names this frequent in general Chinese are countries, provinces or big cities.
 _BROAD_PLACE_FREQ = 1000
 
@@ -120,6 +125,27 @@ def _dictionary() -> tuple[dict[str, str], dict[str, int]]:
         return {}, {}
 
 
+#: One-character words for a kind of business or facility: a common word before one (麻将馆, 加油站, 烧烤摊)
+#: names a category found in every district, not one place. Estate endings (园, 苑, 城, 湾, 庭) are not here.
+_FACILITY_SUFFIX = frozenset("馆站厂店场摊吧厅铺")
+#: Part-of-speech tags of proper names in jieba's table (places, people, organisations, other names, abbreviations).
+_PROPER_TAGS = frozenset(("ns", "nr", "nz", "nt", "nrt", "nrfg", "j"))
+
+
+def is_category_place(place: str) -> bool:
+    """A common word followed by a facility word (麻将馆, 麻将馆扰民, 加油站): a kind of place, not a place.
+
+    Complaints about 麻将馆 at six estates are six problems; the word stays a term of the problem.
+    """
+    tags, _freq = _dictionary()
+    for i in range(2, min(len(place), 5)):
+        if place[i] in _FACILITY_SUFFIX:
+            tag = tags.get(place[:i])
+            if tag is not None and tag not in _PROPER_TAGS:
+                return True
+    return False
+
+
 @lru_cache(maxsize=50_000)
 def is_generic_place(place: str) -> bool:
     """No place of its own: an administrative area, a common noun (垃圾站, 线路, 有限公司), a government
@@ -128,7 +154,8 @@ def is_generic_place(place: str) -> bool:
     Such strings must not glue complaints about different estates into one topic; real estates,
     roads and schools (丽发新城, 劳动东路, 郝家坪小学) are not dictionary words.
     """
-    if is_admin_area(place) or _GOV_BODY.search(place) or _LOCATIVE.match(place):
+    if is_admin_area(place) or _GOV_BODY.search(place) or _LOCATIVE.match(place) or is_category_place(place) \
+            or _TRANSIT_LINE.search(place) or not _CJK.search(place):
         return True
     tags, freq = _dictionary()
     tag = tags.get(place)
@@ -137,6 +164,22 @@ def is_generic_place(place: str) -> bool:
     if tag in ("ns", "nr", "nt", "nz", "nrt", "nrfg"):
         return tag == "ns" and freq.get(place, 0) > _BROAD_PLACE_FREQ
     return True
+
+
+_PHASE = re.compile(r"^第?[一二三四五六七八九十\d]{1,3}[期栋号]$")
+#: Kinds of estate: they say what sort of place it is (安置小区, 楼盘), not what is wrong there.
+_PLACE_KIND = frozenset("小区 社区 安置 安置房 安置小区 楼盘 项目 片区 周边 附近".split())
+
+
+@lru_cache(maxsize=50_000)
+def is_place_word(word: str) -> bool:
+    """A word that names where, not what: a place name in the dictionary (花都, 新城, 滨河), a phase or
+    building number of an estate (五期, 第六期, 3栋) or a kind of estate (安置小区, 楼盘). Such words are left out
+    of a topic's problem words."""
+    if _PHASE.match(word) or word in _PLACE_KIND:
+        return True
+    tags, _freq = _dictionary()
+    return tags.get(word) == "ns"
 
 
 def normalise_place(place: str) -> str:
@@ -200,14 +243,15 @@ def _place_factor(word: str, places: set[str]) -> float:
     """0 for words of administrative areas (泉塘 of 泉塘街道: the place test handles them), a share for words
     of specific places, 1 for the rest (垃圾站 tagged as a place is still the problem)."""
     inside = [p for p in places if word in p]
-    if not inside:
+    if not inside or is_category_place(word):
         return 1.0
     if any(is_admin_area(p) for p in inside):
         return 0.0
     return PLACE_TERM_FACTOR if any(not is_generic_place(p) for p in inside) else 1.0
 
 
-#: Share of a compound's weight each of its parts gets (油烟扰民 -> 油烟, 扰民), so 油烟扰民 and 噪音扰民 share 扰民.
+#: Share of a compound's weight each of its parts gets (油烟扰民 -> 油烟, 扰民; 油烟味 -> 油烟), so 油烟扰民 and 噪音扰民
+#: share 扰民.
 PART_FACTOR = 0.5
 
 
@@ -224,7 +268,7 @@ def _compound_splitter():
 @lru_cache(maxsize=50_000)
 def word_parts(word: str) -> tuple[str, ...]:
     split = _compound_splitter()
-    if split is None or len(word) < 4:
+    if split is None or len(word) < 3:
         return ()
     return tuple(dict.fromkeys(p for p in split(word) if len(p) >= 2 and p != word and _term_ok(p)))
 
@@ -313,6 +357,33 @@ def known_names(session, tokens: list[str]) -> tuple[list[str], list[str]]:
     return [g for g in grams if f"p:{g}" in found], [g for g in grams if f"o:{g}" in found]
 
 
+#: An estate named in a title by its kind (原灰埠大市场小区, 楚天雅郡, 领东汇小区): the place the complaint is about.
+_TITLE_ESTATE = re.compile(r"([\u4e00-\u9fa5A-Za-z0-9]{2,8}?(?:小区|花园|家园|公寓|新村|广场|大厦|苑|郡|府|庭|湾))")
+#: Verbs and words a title starts with that the pattern must not swallow into a name.
+_TITLE_LEAD = re.compile(r"^(?:在|到|从|对|投诉|举报|请求|要求|希望|建议|咨询|反映|关于|请问|再次|坚决|取缔|解决|我们|本人|我家|住在|位于)")
+
+
+_AREA_HEAD = re.compile(r"^.*(?:街道|镇|乡|省)(?=.{3,})")
+#: A road before the estate (劳动东路魅力之城): the estate is the place.
+_ROAD_HEAD = re.compile(r"^.*(?:路|街|大道)(?=.{3,})")
+#: Sentence words that show the pattern ran over a clause (我们小区, 希望小区).
+_TITLE_NOT_PLACE = re.compile(r"政府|市委|希望|我们|本人|请问|关于|反映|建议|咨询|位于|我是|领导|部门|一个|这个|没有|问题|什么|的|了")
+
+
+def title_estates(title: str, known: list[str]) -> list[str]:
+    """Estates a title names that the tagger missed or cut short (国际广场 of 润和国际广场), each not already
+    covered by a known place."""
+    out: list[str] = []
+    for match in _TITLE_ESTATE.findall(_MASKED.sub("，", title[:120])):
+        name = normalise_place(_TITLE_LEAD.sub("", _ROAD_HEAD.sub("", _AREA_HEAD.sub("", match))))
+        if len(name) < 3 or _TITLE_NOT_PLACE.search(name) or is_generic_place(name) or is_admin_area(name):
+            continue
+        if any(name in k for k in known + out):
+            continue
+        out.append(name)
+    return out
+
+
 def features_of(doc: Document) -> DocFeatures:
     """Features of a stored document, preferring what the NLP stage wrote."""
     tokenize, content = _segmenter()
@@ -340,6 +411,7 @@ def features_of(doc: Document) -> DocFeatures:
         known_places, known_orgs = known_names(session, list(title_tokens) + ["。"] + body_tokens)
         raw_places = list(raw_places) + [p for p in known_places if p not in raw_places]
         organisations += [o for o in known_orgs if o not in organisations]
+    raw_places = list(raw_places) + title_estates(title, [normalise_place(str(p)) for p in raw_places])
     places = []
     for p in raw_places:
         norm = normalise_place(str(p))
@@ -348,7 +420,9 @@ def features_of(doc: Document) -> DocFeatures:
     specific = [p for p in places if not is_generic_place(p)]
     if keywords is None:
         keywords = _fallback_keywords(title, doc.body or "")
-    terms = build_terms(title_tokens, [str(k) for k in keywords], set(places))
+    # Words of organisations count like words of places: a university or a company named by every complaint
+    # about it does not make them one problem.
+    terms = build_terms(title_tokens, [str(k) for k in keywords], set(places) | set(organisations))
     reporter = (doc.author or "").strip() or f"doc:{doc.id}"
     return DocFeatures(
         document_id=doc.id,

@@ -1,0 +1,153 @@
+"""One problem at one place: same-place topics merge, subject-level groups and organisation-only matches do not.
+
+Features are given by hand (as in ``test_cluster``) so each test controls the terms, places, organisations and
+labels the engine sees.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import update
+
+from core.database import session_scope
+from search.trends import cluster, config, engine as trends_engine
+from search.trends.features import (DocFeatures, build_terms, is_category_place, is_generic_place, is_place_word,
+                                    title_estates)
+from search.trends.models import HotTopic, TrendMember
+from tests.trends.helpers import T0, add_doc
+
+CFG = dict(config.CLUSTER_DEFAULTS)
+
+
+def feed(s, terms: dict[str, float], places: list[str] | None = None, label: str | None = "环境保护", minutes: int = 0,
+         organisations: list[str] | None = None) -> int:
+    doc = add_doc(s, "".join(terms), places=places or [], label=label, process=False)
+    f = DocFeatures(document_id=doc.id, at=T0 + dt.timedelta(minutes=minutes), source="gov_messages", title=doc.title,
+                    label=label, sentiment="negative", reporter=f"r{doc.id}", places=list(places or []),
+                    specific_places=list(places or []), organisations=list(organisations or []), terms=terms)
+    return trends_engine.process(s, f).topic_id
+
+
+def resolved(s, topic_id: int) -> int:
+    topic = s.get(HotTopic, topic_id)
+    return (cluster._resolve(s, topic) or topic).id
+
+
+FUMES = {"油烟": 2.0, "门面": 2.0, "扰民": 1.0}
+SHOPS = {"噪音": 2.0, "商铺": 2.0, "营业": 2.0}
+SHOPS_AND_FUMES = {"噪音": 2.0, "商铺": 2.0, "扰民": 2.0, "油烟": 2.0}
+CRACKS = {"楼板": 2.0, "开裂": 2.0, "墙面": 2.0}
+
+
+def test_topics_of_one_estate_with_related_problem_words_merge(engine):
+    """油烟 and 商铺噪音 of one estate's ground-floor shops start as two topics (no word in common); once one of them
+    shares problem words with the other, they merge, although their centroids stay below ``merge_threshold``.
+    Cracked floors at the same estate share no problem word and stay apart."""
+    with session_scope(engine) as s:
+        fumes = {feed(s, FUMES, ["魅力之城"], minutes=i) for i in range(2)}
+        shops = {feed(s, SHOPS, ["魅力之城"], minutes=10 + i) for i in range(2)}
+        cracks = {feed(s, CRACKS, ["魅力之城"], label="城乡建设", minutes=20 + i) for i in range(2)}
+        assert len(fumes) == len(shops) == len(cracks) == 1 and len(fumes | shops | cracks) == 3
+        a, b, c = fumes.pop(), shops.pop(), cracks.pop()
+        assert cluster.topic_similarity(s.get(HotTopic, a), s.get(HotTopic, b), CFG) < CFG["merge_threshold"]
+        joined = feed(s, SHOPS_AND_FUMES, ["魅力之城"], minutes=30)
+        assert resolved(s, a) == resolved(s, b) == resolved(s, joined)
+        kept = s.get(HotTopic, resolved(s, joined))
+        assert kept.size == 5 and s.get(HotTopic, a if kept.id == b else b).status == "merged"
+        assert resolved(s, c) == c and s.get(HotTopic, c).status == "active" and s.get(HotTopic, c).size == 2
+
+
+def test_same_place_merge_needs_the_same_estate_and_label(engine):
+    with session_scope(engine) as s:
+        a = {feed(s, FUMES, ["魅力之城"], minutes=i) for i in range(2)}.pop()
+        other_estate = {feed(s, SHOPS, ["丽发新城"], minutes=10 + i) for i in range(2)}.pop()
+        feed(s, SHOPS_AND_FUMES, ["魅力之城"], minutes=30)
+        assert s.get(HotTopic, other_estate).status == "active" and s.get(HotTopic, a).status == "active"
+    fumes = HotTopic(terms={"油烟": 4.0, "扰民": 4.0}, place_counts={"魅力之城": 2}, size=2, label="环境保护",
+                     label_counts={"环境保护": 2})
+    noise = HotTopic(terms={"噪音": 4.0, "扰民": 4.0}, place_counts={"魅力之城": 2}, size=2, label="环境保护",
+                     label_counts={"环境保护": 2})
+    assert cluster.same_place_related(fumes, noise, CFG)
+    school = HotTopic(**{**{k: getattr(noise, k) for k in ("terms", "place_counts", "size")}, "label": "教育文体",
+                         "label_counts": {"教育文体": 2}})
+    assert not cluster.same_place_related(fumes, school, CFG)
+    elsewhere = HotTopic(terms=noise.terms, place_counts={"丽发新城": 2}, size=2, label="环境保护",
+                         label_counts={"环境保护": 2})
+    assert not cluster.same_place_related(fumes, elsewhere, CFG)
+
+
+def test_topics_an_analyst_placed_by_hand_are_not_merged_automatically(engine):
+    with session_scope(engine) as s:
+        a = {feed(s, FUMES, ["魅力之城"], minutes=i) for i in range(2)}.pop()
+        b = {feed(s, SHOPS, ["魅力之城"], minutes=10 + i) for i in range(2)}.pop()
+        s.execute(update(TrendMember).where(TrendMember.topic_id == b).values(manual=True))  # as service.split leaves it
+        feed(s, SHOPS_AND_FUMES, ["魅力之城"], minutes=30)
+        assert s.get(HotTopic, a).status == s.get(HotTopic, b).status == "active"
+
+
+def test_subject_level_group_refused(engine):
+    """麻将馆扰民 at one estate does not take the same complaint about another estate, however alike the words."""
+    mahjong = {"麻将馆": 2.0, "扰民": 2.0, "通宵": 1.0}
+    with session_scope(engine) as s:
+        first = {feed(s, mahjong, ["领东汇"], label="政法", minutes=i) for i in range(2)}
+        assert len(first) == 1
+        other = feed(s, mahjong, ["楚绣城"], label="政法", minutes=5)
+        assert other not in first
+        third = feed(s, mahjong, ["恒大翡翠华庭"], label="政法", minutes=6)
+        assert third not in first | {other}
+    topic = HotTopic(terms={"麻将馆": 4.0, "扰民": 4.0}, place_counts={"领东汇": 2, "楚绣城": 1}, size=3, label="政法")
+    doc = DocFeatures(document_id=1, at=T0, source="x", title="", label="政法", terms={"麻将馆": 2.0, "扰民": 2.0},
+                      places=["丁家岭"], specific_places=["丁家岭"])
+    assert cluster.score(doc, topic, CFG) < 0  # the penalty wins over identical wording
+    # a kind of business is not a place: it ties nothing together
+    assert is_category_place("麻将馆") and is_generic_place("麻将馆") and is_generic_place("麻将馆扰民")
+    assert not is_generic_place("星河湾") and not is_generic_place("丽发新城") and not is_generic_place("58车贷")
+    assert is_generic_place("地铁3号线")  # a metro line crosses the city
+
+
+def test_two_estates_of_one_developer_or_on_one_road_are_two_places():
+    topic = HotTopic(terms={"漏水": 4.0, "质量": 4.0}, place_counts={"碧桂园": 3, "碧桂园南城": 3, "桐梓坡西路": 2}, size=3,
+                     label="城乡建设")
+    base = DocFeatures(document_id=1, at=T0, source="x", title="", label="城乡建设", terms={"漏水": 2.0, "质量": 2.0})
+    same = DocFeatures(**{**base.__dict__, "places": ["碧桂园南城"], "specific_places": ["碧桂园南城"]})
+    assert cluster.score(same, topic, CFG) == pytest.approx(1.0 + CFG["place_bonus"])
+    for places in (["碧桂园", "碧桂园山湖城"], ["桐梓坡西路", "可可小城"]):
+        other = DocFeatures(**{**base.__dict__, "places": places, "specific_places": places})
+        assert cluster.score(other, topic, CFG) < CFG["join_threshold"], places
+
+
+def test_organisation_match_needs_the_problem_words_to_agree():
+    """Complaints naming one university join only when they are about the same problem."""
+    org = "A市理工大学"
+    # organisation words count like place words (half weight), not as the problem
+    terms = build_terms(["理工大学", "野狗", "扰民"], [], {org})
+    assert terms["理工大学"] < terms["野狗"]
+    topic = HotTopic(terms={"理工大学": 3.0, "野狗": 4.0, "扰民": 4.0}, place_counts={org: 4}, size=4, label="教育文体")
+    base = DocFeatures(document_id=1, at=T0, source="x", title="", label="教育文体", organisations=[org])
+    dorm = DocFeatures(**{**base.__dict__, "terms": {"理工大学": 1.5, "查寝": 2.0, "学生": 2.0}})
+    assert cluster.score(dorm, topic, CFG) < CFG["join_threshold"]
+    dogs = DocFeatures(**{**base.__dict__, "terms": {"理工大学": 1.5, "野狗": 2.0, "扰民": 1.0}})
+    assert cluster.score(dogs, topic, CFG) >= CFG["join_threshold"]
+
+
+def test_problem_words_dominate_over_place_words():
+    """A shared estate and its name's words do not make a water cut the concrete plant's problem."""
+    topic = HotTopic(terms={"丽发": 3.0, "新城": 3.0, "搅拌站": 4.0, "噪音": 3.0}, place_counts={"丽发新城": 4}, size=4,
+                     label="环境保护")
+    water = DocFeatures(document_id=1, at=T0, source="x", title="", label="环境保护", places=["丽发新城"],
+                        specific_places=["丽发新城"], terms={"丽发": 1.0, "新城": 1.0, "停水": 2.0})
+    assert cluster.cosine(water.terms, topic.terms) > 0.2  # the place words alone look alike
+    assert cluster.score(water, topic, CFG) == pytest.approx(0.0)
+    dust = DocFeatures(**{**water.__dict__, "terms": {"丽发": 1.0, "新城": 1.0, "搅拌站": 2.0, "粉尘": 2.0}})
+    assert cluster.score(dust, topic, CFG) >= CFG["join_threshold"]
+    assert is_place_word("花都") and is_place_word("五期") and is_place_word("安置小区") and not is_place_word("油烟")
+
+
+def test_estates_named_in_titles_the_tagger_missed():
+    assert title_estates("A7县原灰埠大市场小区47栋麻将馆扰民严重", []) == ["原灰埠大市场"]
+    assert title_estates("A7县泉塘街道楚天雅郡居民将高层住宅改成麻将馆", []) == ["楚天雅郡"]
+    assert title_estates("A市润和国际广场置业顾问欺诈消费者", ["国际广场"]) == ["润和国际广场"]
+    assert title_estates("A5区劳动东路魅力之城小区油烟扰民", ["魅力之城"]) == []
+    assert title_estates("投诉小区附近搅拌站噪音扰民", []) == []
+    assert title_estates("坚决取缔杜绝A市在住宅小区居民住宅楼里开设麻将馆扰民之事", []) == []
