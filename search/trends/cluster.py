@@ -90,16 +90,22 @@ def shares_place(mine: set[str], theirs: set[str]) -> bool:
     return any(same_name(a, b) for a in mine for b in theirs)
 
 
-def problem_terms(terms: dict[str, float], names: set[str]) -> dict[str, float]:
+def problem_terms(terms: dict[str, float], names: set[str], own: set[str] = frozenset()) -> dict[str, float]:
     """The terms that say what the problem is: words of the named places and organisations and other place
-    words (花都, 五期) left out, so that two complaints about one estate agree only if their problems do. A kind of
-    facility stays (搅拌站 of a business tagged 新城搅拌站): it is what the complaint is about."""
-    return {t: w for t, w in terms.items()
-            if not is_place_word(t) and (is_category_place(t) or not any(t in n for n in names))}
+    words (花都, 五期) left out, so that two complaints about one estate agree only if their problems do.
+
+    ``own``: names only the document gives; a kind of facility inside one of them stays (搅拌站 of a business the
+    tagger found as 新城搅拌站 is what the complaint is about), while inside the shared place it goes (火车站 of
+    A市火车站 is where, not what)."""
+    def place_word(t: str) -> bool:
+        if is_place_word(t) or any(t in n for n in names):
+            return True
+        return any(t in n for n in own) and not is_category_place(t)
+    return {t: w for t, w in terms.items() if not place_word(t)}
 
 
-def problem_similarity(a: dict[str, float], b: dict[str, float], names: set[str]) -> float:
-    return cosine(problem_terms(a, names), problem_terms(b, names))
+def problem_similarity(a: dict[str, float], b: dict[str, float], names: set[str], own: set[str] = frozenset()) -> float:
+    return cosine(problem_terms(a, names, own), problem_terms(b, names, own))
 
 
 _AREA = re.compile(r"^([A-Z])(\d*)[市区县州]$")
@@ -161,7 +167,7 @@ def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float], terms: dict[st
     elif shares_place(mine, ref):
         # Same place or organisation: the problem words decide (the place's own words would make any two
         # complaints about it look alike), and the place counts only when they agree at all.
-        s = problem_similarity(f.terms, centroid, mine | ref)
+        s = problem_similarity(f.terms, centroid, set(ref), mine - set(ref))
         if s >= cfg.get("problem_min", 0.0):
             s += cfg["place_bonus"]
     elif mine and ref:
