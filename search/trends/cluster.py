@@ -90,15 +90,21 @@ def shares_place(mine: set[str], theirs: set[str]) -> bool:
     return any(same_name(a, b) for a in mine for b in theirs)
 
 
+#: Words that say how grave a complaint is, not what is wrong: a hazard of open corridors and a hazard of a
+#: neighbouring building site at one estate are two problems. Left out of the problem words with the places.
+SEVERITY_WORDS = frozenset("安全隐患 隐患 安全 危险 严重".split())
+
+
 def problem_terms(terms: dict[str, float], names: set[str], own: set[str] = frozenset()) -> dict[str, float]:
-    """The terms that say what the problem is: words of the named places and organisations and other place
-    words (花都, 五期) left out, so that two complaints about one estate agree only if their problems do.
+    """The terms that say what the problem is: words of the named places and organisations, other place
+    words (花都, 五期) and words of gravity (安全隐患) left out, so that two complaints about one estate agree only
+    if their problems do.
 
     ``own``: names only the document gives; a kind of facility inside one of them stays (搅拌站 of a business the
     tagger found as 新城搅拌站 is what the complaint is about), while inside the shared place it goes (火车站 of
     A市火车站 is where, not what)."""
     def place_word(t: str) -> bool:
-        if is_place_word(t) or any(t in n for n in names):
+        if t in SEVERITY_WORDS or is_place_word(t) or any(t in n for n in names):
             return True
         return any(t in n for n in own) and not is_category_place(t)
     return {t: w for t, w in terms.items() if not place_word(t)}
@@ -106,6 +112,57 @@ def problem_terms(terms: dict[str, float], names: set[str], own: set[str] = froz
 
 def problem_similarity(a: dict[str, float], b: dict[str, float], names: set[str], own: set[str] = frozenset()) -> float:
     return cosine(problem_terms(a, names, own), problem_terms(b, names, own))
+
+
+#: Problem families: words that, written about one estate, name parts of one problem. Owners of one estate
+#: complain about its building and its handover in many words (墙壁开裂, 负一楼面积缩水, 交房后水电未通, 露钢空鼓
+#: 消防隐患, 开发商虚假宣传) that share no word with each other; against the developer they are one case.
+#: Used only between a document and a topic (or two topics) that name the same estate or business.
+PROBLEM_FAMILIES: dict[str, frozenset[str]] = {
+    "房屋质量与交付": frozenset(
+        "质量 房屋质量 工程质量 质量问题 建房 建筑质量 施工方 施工单位 开裂 裂缝 裂纹 断裂 墙壁 墙面 外墙 墙体 楼板 吊顶 "
+        "渗水 漏水 渗漏 空鼓 露钢 钢筋 偷工减料 豆腐渣 建筑材料 交房 交付 延期交房 收房 验房 竣工 验收 整改 "
+        "面积 缩水 公摊 户型 户型图 虚假宣传 虚假 欺骗 货不对板 水电 临时水电 通水 通电 消防 消防设施 "
+        "质检 质监 房屋 房子 新房 楼盘 精装 精装修 装修 维修 返修 地下室 车库".split()),
+}
+#: Least share of a text's problem words that must fall in one family for the family to count.
+FAMILY_MIN_SHARE = 0.3
+
+
+def family_shares(terms: dict[str, float]) -> dict[str, float]:
+    """Share of the (problem) terms' weight that falls in each problem family."""
+    total = sum(terms.values())
+    if total <= 0:
+        return {}
+    out = {}
+    for name, words in PROBLEM_FAMILIES.items():
+        inside = sum(w for t, w in terms.items() if t in words)
+        if inside > 0:
+            out[name] = inside / total
+    return out
+
+
+def family_similarity(a: dict[str, float], b: dict[str, float], names: set[str], own: set[str] = frozenset()) -> float:
+    """How far two texts' problem words both fall in one problem family: the smaller share, 0 when either is
+    below ``FAMILY_MIN_SHARE`` (a word of the family in passing does not make a complaint about the building)."""
+    sa, sb = family_shares(problem_terms(a, names, own)), family_shares(problem_terms(b, names, own))
+    best = 0.0
+    for name in sa.keys() & sb.keys():
+        low = min(sa[name], sb[name])
+        if low >= FAMILY_MIN_SHARE:
+            best = max(best, low)
+    return best
+
+
+def same_site_problem_similarity(a: dict[str, float], b: dict[str, float], names: set[str], cfg: dict[str, float],
+                                 own: set[str] = frozenset()) -> float:
+    """Problem similarity of two texts about one estate or business: the problem-word cosine, or, when higher, the
+    shared problem family's share times ``family_weight`` (cracked walls and a shrunken basement of one estate)."""
+    s = problem_similarity(a, b, names, own)
+    weight = cfg.get("family_weight", 0.0)
+    if weight > 0 and s < 1.0:
+        s = max(s, weight * family_similarity(a, b, names, own))
+    return s
 
 
 _AREA = re.compile(r"^([A-Z])(\d*)[市区县州]$")
@@ -167,7 +224,11 @@ def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float], terms: dict[st
     elif shares_place(mine, ref):
         # Same place or organisation: the problem words decide (the place's own words would make any two
         # complaints about it look alike), and the place counts only when they agree at all.
-        s = problem_similarity(f.terms, centroid, set(ref), mine - set(ref))
+        if my_sites and their_sites:
+            # The same estate or business on both sides: one problem family counts too.
+            s = same_site_problem_similarity(f.terms, centroid, set(ref), cfg, mine - set(ref))
+        else:
+            s = problem_similarity(f.terms, centroid, set(ref), mine - set(ref))
         if s >= cfg.get("problem_min", 0.0):
             s += cfg["place_bonus"]
     elif mine and ref:
@@ -185,11 +246,20 @@ def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float], terms: dict[st
 
 
 def topic_similarity(a: HotTopic, b: HotTopic, cfg: dict[str, float]) -> float:
-    s = cosine(a.terms or {}, b.terms or {})
+    """Centroid similarity of two topics. Sharing a place, their problem words decide (as for a document and a
+    topic in ``score``): the place's own words would make any two topics about it look alike."""
     pa, pb = specific(a.place_counts or {}), specific(b.place_counts or {})
     if shares_place(pa, pb):
-        s += cfg["place_bonus"]
-    elif (pa and pb) or areas_conflict(areas(a.place_counts or {}), areas(b.place_counts or {})):
+        names = pa | pb
+        if most_specific(sites(pa)) and most_specific(sites(pb)):
+            s = same_site_problem_similarity(a.terms or {}, b.terms or {}, names, cfg)
+        else:
+            s = problem_similarity(a.terms or {}, b.terms or {}, names)
+        if s >= cfg.get("problem_min", 0.0):
+            s += cfg["place_bonus"]
+        return s
+    s = cosine(a.terms or {}, b.terms or {})
+    if (pa and pb) or areas_conflict(areas(a.place_counts or {}), areas(b.place_counts or {})):
         s -= cfg["place_conflict"]
     return s
 
@@ -237,7 +307,7 @@ def same_place_related(a: HotTopic, b: HotTopic, cfg: dict[str, float]) -> bool:
     if not labels_agree(a, b):
         return False
     names = specific(a.place_counts or {}) | specific(b.place_counts or {})
-    return problem_similarity(a.terms or {}, b.terms or {}, names) >= cfg.get("same_place_merge", 1.1)
+    return same_site_problem_similarity(a.terms or {}, b.terms or {}, names, cfg) >= cfg.get("same_place_merge", 1.1)
 
 
 def has_hand_placed(session: Session, topic: HotTopic) -> bool:

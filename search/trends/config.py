@@ -42,6 +42,8 @@ CLUSTER_DEFAULTS: dict[str, float] = {
     "named_conflict": 1.0,       # the document and the topic name different estates / businesses: never joins
     "problem_min": 0.15,         # problem-word similarity below which a shared place or organisation adds nothing
     "same_place_merge": 0.15,    # problem-word similarity at which two topics of one home place and label merge
+    "family_weight": 0.5,        # same estate: a shared problem family (building quality and handover) counts as
+                                 # this times the smaller share of problem words in it; 0 = off
     "label_penalty": 0.1,        # different topic labels
     "merge_threshold": 0.55,     # centroid similarity at which two topics bridged by a document merge
     "split_threshold": 0.3,      # a member scoring below this against the rest of its grown topic is split out

@@ -151,3 +151,63 @@ def test_estates_named_in_titles_the_tagger_missed():
     assert title_estates("A5区劳动东路魅力之城小区油烟扰民", ["魅力之城"]) == []
     assert title_estates("投诉小区附近搅拌站噪音扰民", []) == []
     assert title_estates("坚决取缔杜绝A市在住宅小区居民住宅楼里开设麻将馆扰民之事", []) == []
+
+
+QUALITY = {"施工方": 2.0, "建房": 2.0, "质量": 2.0}
+CRACKED_WALLS = {"墙壁": 2.0, "开裂": 2.0, "色差": 1.0}
+SHRUNKEN = {"面积": 2.0, "缩水": 2.0, "户型": 1.0}
+RENTALS = {"群租房": 2.0, "租房": 2.0, "物业": 1.0}
+
+
+def test_one_estates_building_and_handover_complaints_are_one_problem_family():
+    """Cracked walls, a shrunken basement and poor building quality of one estate share no problem word; as parts
+    of one problem family (the building and its handover) they are one problem there, and only there."""
+    topic = HotTopic(terms=dict(QUALITY), place_counts={"五矿万境": 2}, size=2, label="城乡建设",
+                     label_counts={"城乡建设": 2})
+    base = DocFeatures(document_id=1, at=T0, source="x", title="", label="城乡建设", places=["五矿万境"],
+                       specific_places=["五矿万境"])
+    for words in (CRACKED_WALLS, SHRUNKEN):
+        assert cluster.problem_similarity(words, QUALITY, {"五矿万境"}) == 0
+        assert cluster.score(DocFeatures(**{**base.__dict__, "terms": words}), topic, CFG) >= CFG["join_threshold"]
+    # another kind of problem at the same estate stays apart
+    rentals = DocFeatures(**{**base.__dict__, "terms": RENTALS})
+    assert cluster.score(rentals, topic, CFG) < CFG["join_threshold"]
+    # the family does not tie two estates together
+    other = DocFeatures(**{**base.__dict__, "terms": CRACKED_WALLS, "places": ["五矿万境水岸", "万境水岸"],
+                           "specific_places": ["五矿万境水岸", "万境水岸"]})
+    assert cluster.score(other, HotTopic(**{**{k: getattr(topic, k) for k in ("terms", "size", "label")},
+                                            "place_counts": {"碧桂园南城": 2}}), CFG) < 0
+    # nor complaints that only share a road or name no estate
+    road = DocFeatures(**{**base.__dict__, "terms": CRACKED_WALLS, "places": ["汇金路"], "specific_places": ["汇金路"]})
+    assert cluster.score(road, HotTopic(terms=dict(QUALITY), place_counts={"汇金路": 2}, size=2, label="城乡建设"),
+                         CFG) < CFG["join_threshold"]
+    # a family word in passing is not enough, and the weight can be switched off
+    assert cluster.family_similarity({"开裂": 0.5, "群租房": 3.0, "物业": 2.0}, QUALITY, set()) == 0
+    assert cluster.score(DocFeatures(**{**base.__dict__, "terms": CRACKED_WALLS}), topic,
+                         {**CFG, "family_weight": 0.0}) < CFG["join_threshold"]
+
+
+def test_gravity_words_do_not_make_two_problems_one():
+    """安全隐患 says how grave, not what: open corridors and a neighbour's building site at one estate stay apart."""
+    corridors = {"安全隐患": 3.0, "外廊": 2.0, "栏杆": 2.0}
+    site = {"安全隐患": 3.0, "桩基": 2.0, "扫楼": 2.0}
+    assert cluster.problem_similarity(corridors, site, {"江山帝景"}) == 0
+
+
+def test_topics_sharing_an_estate_merge_on_problem_words():
+    """Two topics of one estate whose centroids look alike only through the estate's words do not merge when a
+    document bridges them; two topics of one problem family there do."""
+    a = HotTopic(terms={"江山": 2.0, "帝景": 2.0, "外廊": 3.0, "栏杆": 2.0}, place_counts={"江山帝景": 2}, size=2,
+                 label="城乡建设", label_counts={"城乡建设": 2})
+    b = HotTopic(terms={"江山": 2.0, "帝景": 2.0, "桩基": 3.0, "扫楼": 2.0}, place_counts={"江山帝景": 2}, size=2,
+                 label="城乡建设", label_counts={"城乡建设": 2})
+    assert cluster.cosine(a.terms, b.terms) + CFG["place_bonus"] >= CFG["merge_threshold"]  # as it was measured before
+    assert cluster.topic_similarity(a, b, CFG) < CFG["merge_threshold"]
+    walls = HotTopic(terms={"江山": 2.0, "帝景": 2.0, **CRACKED_WALLS}, place_counts={"江山帝景": 2}, size=2,
+                     label="城乡建设", label_counts={"城乡建设": 2})
+    quality = HotTopic(terms={"江山": 2.0, "帝景": 2.0, **QUALITY}, place_counts={"江山帝景": 2}, size=2,
+                       label="城乡建设", label_counts={"城乡建设": 2})
+    assert cluster.same_place_related(walls, quality, CFG)
+    elsewhere = HotTopic(terms=dict(quality.terms), place_counts={"星河湾": 2}, size=2, label="城乡建设",
+                         label_counts={"城乡建设": 2})
+    assert not cluster.same_place_related(walls, elsewhere, CFG)
