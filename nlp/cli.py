@@ -92,11 +92,12 @@ def train(
                         ("snownlp_lines", snownlp_lines), ("lr", lr), ("class_weight", class_weight)):
         if value is not None:
             setattr(cfg, name, value)
-    from nlp.train import head_weight_mode
+    from nlp.train import check_class_weight
 
-    for head in ("topic", "sentiment", "appeal"):
-        if head_weight_mode(cfg.class_weight, head) not in ("none", "balanced", "sqrt"):
-            _fail(f"--class-weight {cfg.class_weight!r} 无法识别：请使用 none、balanced、sqrt，或 topic=none,appeal=sqrt 的形式。")
+    try:
+        check_class_weight(cfg.class_weight)
+    except ValueError:
+        _fail(f"--class-weight {cfg.class_weight!r} 无法识别：请使用 none、balanced、sqrt，或 topic=none,appeal=sqrt 的形式。")
     if encoder is not None and not (encoder / "config.json").is_file():
         _fail(f"{encoder} 不是 Hugging Face 模型目录（缺少 config.json）。")
     if encoder is not None and lr is None and not (encoder / "minsheng.json").is_file():

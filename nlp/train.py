@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -275,12 +276,22 @@ def _targets(examples: Sequence[Example], labels: dict[str, list[str]]) -> dict[
     return out
 
 
+WEIGHT_MODES = ("none", "balanced", "sqrt")
+
+
 def head_weight_mode(spec: str, head: str) -> str:
     """The class-weight mode of one head from ``TrainConfig.class_weight``."""
     if "=" not in spec:
         return spec
     modes = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
     return modes.get(head, "none").strip()
+
+
+def check_class_weight(spec: str) -> None:
+    """Refuse a ``class_weight`` setting before any work starts (ValueError naming the modes)."""
+    for head in SINGLE_LABEL:
+        if head_weight_mode(spec, head) not in WEIGHT_MODES:
+            raise ValueError(f"unknown class-weight mode in {spec!r}: use none, balanced or sqrt")
 
 
 def class_weights(y: torch.Tensor, k: int, mode: str) -> torch.Tensor | None:
@@ -290,7 +301,7 @@ def class_weights(y: torch.Tensor, k: int, mode: str) -> torch.Tensor | None:
     sentiment accuracy (rare classes with a handful of examples get weights near the cap and the
     model over-predicts them), so the default is none.
     """
-    if mode not in ("none", "balanced", "sqrt"):
+    if mode not in WEIGHT_MODES:
         raise ValueError(f"unknown class-weight mode {mode!r}: use none, balanced or sqrt")
     if mode == "none":
         return None
@@ -414,8 +425,6 @@ def reuse_encoder(encoder_dir: Path, out_dir: Path, log: Log) -> dict:
         return {"encoder": str(encoder_dir)}
     target = out_dir / "pretrained"
     if target.resolve() != encoder_dir.resolve():
-        import shutil
-
         shutil.copytree(encoder_dir, target, dirs_exist_ok=True)
         log(f"pre-trained encoder copied to {target}")
     out = {"encoder": "pretrained (reused, not pre-trained again)"}

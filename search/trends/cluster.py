@@ -218,10 +218,12 @@ def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float], terms: dict[st
     home = home_places(topic)
     ref = home or theirs
     my_sites, their_sites = most_specific(sites(mine)), most_specific(sites(ref))
-    if my_sites and their_sites and not shares_place(my_sites, their_sites):
-        # Two different estates or businesses, even if on one road (可可小城 / 金领公寓 on 桐梓坡西路).
+    # Different estates or businesses (even on one road: 可可小城 / 金领公寓 on 桐梓坡西路) are never one problem,
+    # however alike the wording (麻将馆扰民 at six estates).
+    other_site = bool(my_sites and their_sites and not shares_place(my_sites, their_sites))
+    if other_site or (mine and ref and not shares_place(mine, ref)):
         s = cosine(f.terms, centroid) - cfg.get("named_conflict", cfg["place_conflict"])
-    elif shares_place(mine, ref):
+    elif mine and ref:
         # Same place or organisation: the problem words decide (the place's own words would make any two
         # complaints about it look alike), and the place counts only when they agree at all.
         if my_sites and their_sites:
@@ -231,9 +233,6 @@ def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float], terms: dict[st
             s = problem_similarity(f.terms, centroid, set(ref), mine - set(ref))
         if s >= cfg.get("problem_min", 0.0):
             s += cfg["place_bonus"]
-    elif mine and ref:
-        # Different estates or businesses: never one problem, however alike the wording (麻将馆扰民 at six estates).
-        s = cosine(f.terms, centroid) - cfg.get("named_conflict", cfg["place_conflict"])
     elif home:
         s = cosine(f.terms, centroid) - cfg["place_conflict"] / 2
     else:
