@@ -103,6 +103,27 @@ def top(
         typer.echo(f"{i:2d}. #{t['id']} heat {t['heat']:.1f} size {t['size']} {t['title']} ({'、'.join(t['places'])})")
 
 
+@app.command("rebuild-summary")
+def rebuild_summary(
+    check: Annotated[bool, typer.Option("--check", help="Only compare the roll-ups with a recount; exit 1 if they differ.")] = False,
+) -> None:
+    """Recompute the dashboard's daily roll-ups (trend_daily, trend_place_daily) from trend_members."""
+    from core import plugins
+    from core.database import session_scope
+    from search.trends import summary
+    plugins.load("models")
+    if check:
+        with session_scope(readonly=True) as session:
+            problems = summary.verify(session)
+        for line in problems[:50]:
+            typer.echo(line)
+        typer.echo(f"{len(problems)} roll-up rows differ from a recount" if problems else "roll-ups agree with trend_members")
+        raise typer.Exit(1 if problems else 0)
+    with session_scope() as session:
+        daily, per_place = summary.rebuild(session)
+    typer.echo(f"rebuilt trend_daily ({daily} rows) and trend_place_daily ({per_place} rows)")
+
+
 @app.command("config")
 def show_config(name: Annotated[str, typer.Argument(help="heat | surge | cluster")] = "heat") -> None:
     """Print the effective configuration (defaults merged with stored overrides)."""

@@ -1,6 +1,12 @@
-"""The dashboard's aggregates, all from ``trend_members`` (one row per processed document).
+"""The dashboard's aggregates: daily roll-ups for whole days, ``trend_members`` otherwise.
 
-Every aggregate takes the same filters (period, source, place), so the charts always agree.
+Every aggregate takes the same filters (period, source, place), so the charts always agree. The
+dashboard's periods are whole days in Asia/Shanghai: then the per-day series, totals (documents,
+negative, risk, the previous period), label shares and the place ranking read the daily roll-ups
+(``trend_daily``, or ``trend_place_daily`` under a place filter; see ``summary``), a few thousand rows
+instead of every document. A period that does not start and end at midnight in Shanghai takes the raw
+path, which gives the same numbers. Distinct topics, the top topics' sparklines and the risk queue read
+``trend_members`` through indexes (day, topic_id), (topic_id, day) and (risk, at).
 Department figures come from core tables only (``Case``, ``CaseEvent``): they work with or
 without the cases package's own tables.
 """
@@ -18,7 +24,7 @@ from core.masking import mask_personal_data
 from core.models import Case, Department, Document
 from search.trends import queries
 from search.trends.features import SHANGHAI, is_generic_place
-from search.trends.models import TrendAlert, TrendMember, TrendMemberPlace
+from search.trends.models import TrendAlert, TrendDaily, TrendMember, TrendMemberPlace, TrendPlaceDaily
 from search.trends.service import ANSWERED_STATES, OPEN_STATES, latest_ratings
 
 SOURCE_LABELS = {"form": "网上信访", "open311": "Open311", "gov_messages": "问政平台"}
@@ -30,6 +36,8 @@ class Filters:
     end: dt.datetime
     source: str | None = None
     place: str | None = None
+    #: False: every aggregate from trend_members (the reference the roll-ups are tested and measured against)
+    rollups: bool = True
 
     @property
     def days(self) -> list[str]:
@@ -40,7 +48,44 @@ class Filters:
 
 
 def _clauses(f: Filters) -> list:
+    if use_rollups(f):  # the same documents by their Shanghai day: the (day, …) indexes serve it
+        clauses = [TrendMember.day >= _day(f.start), TrendMember.day < _day(f.end)]
+        if f.source:
+            clauses.append(TrendMember.source == f.source)
+        if f.place:
+            clauses.append(TrendMember.document_id.in_(select(TrendMemberPlace.document_id)
+                                                       .where(TrendMemberPlace.place == f.place)))
+        return clauses
     return queries.member_filter(f.start, f.end, f.source, f.place)
+
+
+def _day(value: dt.datetime) -> str:
+    return value.astimezone(SHANGHAI).date().isoformat()
+
+
+def whole_days(f: Filters) -> bool:
+    """True when the period starts and ends at midnight in Shanghai (every dashboard and briefing period)."""
+    def midnight(value: dt.datetime) -> bool:
+        return value.tzinfo is not None and value.astimezone(SHANGHAI).time() == dt.time(0)
+    return f.end > f.start and midnight(f.start) and midnight(f.end)
+
+
+def use_rollups(f: Filters) -> bool:
+    return f.rollups and whole_days(f)
+
+
+def rollup(f: Filters, table=None) -> tuple[Any, list]:
+    """The roll-up table answering ``f`` (per place under a place filter) and its WHERE clauses.
+
+    Only when ``use_rollups(f)``: day >= the first day and day < the day ``f.end`` starts.
+    """
+    table = table or (TrendPlaceDaily if f.place else TrendDaily)
+    clauses = [table.day >= _day(f.start), table.day < _day(f.end), table.documents != 0]
+    if f.source:
+        clauses.append(table.source == f.source)
+    if f.place:
+        clauses.append(table.place == f.place)
+    return table, clauses
 
 
 def _series(rows, days: list[str]) -> dict[str, list[int]]:
@@ -48,53 +93,93 @@ def _series(rows, days: list[str]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for day, key, n in rows:
         if day in index:
-            out.setdefault(key or "未分类", [0] * len(days))[index[day]] += n
-    return dict(sorted(out.items(), key=lambda kv: -sum(kv[1])))
+            out.setdefault(key or "未分类", [0] * len(days))[index[day]] += int(n)
+    return dict(sorted(out.items(), key=lambda kv: (-sum(kv[1]), kv[0])))
 
 
 def per_day(session: Session, f: Filters, column) -> dict[str, list[int]]:
-    rows = session.execute(select(TrendMember.day, column, func.count()).where(*_clauses(f))
-                           .group_by(TrendMember.day, column)).all()
+    """Documents per day and value of ``column`` (``TrendMember.source``, ``.label`` or ``.sentiment``)."""
+    if use_rollups(f):
+        table, clauses = rollup(f)
+        key = getattr(table, column.key)
+        rows = session.execute(select(table.day, key, func.sum(table.documents)).where(*clauses)
+                               .group_by(table.day, key)).all()
+    else:
+        rows = session.execute(select(TrendMember.day, column, func.count()).where(*_clauses(f))
+                               .group_by(TrendMember.day, column)).all()
     return _series(rows, f.days)
 
 
+def _documents(session: Session, f: Filters) -> tuple[int, int, int]:
+    """(documents, negative, risk) of the filters."""
+    if use_rollups(f):
+        table, clauses = rollup(f)
+        row = session.execute(select(
+            func.sum(table.documents), func.sum(case((table.sentiment == "negative", table.documents), else_=0)),
+            func.sum(table.risk)).where(*clauses)).one()
+    else:
+        row = session.execute(select(
+            func.count(), func.sum(case((TrendMember.sentiment == "negative", 1), else_=0)),
+            func.sum(case((TrendMember.risk.is_(True), 1), else_=0))).where(*_clauses(f))).one()
+    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+
+
 def totals(session: Session, f: Filters) -> dict[str, Any]:
-    row = session.execute(select(
-        func.count(), func.sum(case((TrendMember.sentiment == "negative", 1), else_=0)),
-        func.sum(case((TrendMember.risk.is_(True), 1), else_=0)), func.count(func.distinct(TrendMember.topic_id)),
-    ).where(*_clauses(f))).one()
+    n, negative, risk = _documents(session, f)
+    topics = 0
+    if n:
+        topics = session.scalar(select(func.count(func.distinct(TrendMember.topic_id))).where(*_clauses(f))) or 0
     length = f.end - f.start
-    prev = Filters(f.start - length, f.start, f.source, f.place)
-    before = session.scalar(select(func.count()).where(*_clauses(prev))) or 0
-    n = row[0] or 0
-    return {"documents": n, "negative": int(row[1] or 0), "risk": int(row[2] or 0), "topics": int(row[3] or 0),
+    before = _documents(session, Filters(f.start - length, f.start, f.source, f.place, f.rollups))[0]
+    return {"documents": n, "negative": negative, "risk": risk, "topics": int(topics),
             "previous_documents": before, "change": round((n - before) / before, 3) if before else None}
 
 
 def label_shares(session: Session, f: Filters) -> list[dict[str, Any]]:
-    rows = session.execute(select(TrendMember.label, func.count()).where(*_clauses(f))
-                           .group_by(TrendMember.label).order_by(func.count().desc())).all()
-    return [{"name": label or "未分类", "value": n} for label, n in rows]
+    if use_rollups(f):
+        table, clauses = rollup(f)
+        n = func.sum(table.documents)
+        rows = session.execute(select(table.label, n).where(*clauses).group_by(table.label).having(n > 0)).all()
+    else:
+        rows = session.execute(select(TrendMember.label, func.count()).where(*_clauses(f))
+                               .group_by(TrendMember.label)).all()
+    shares: dict[str, int] = {}
+    for label, n in rows:
+        shares[label or "未分类"] = shares.get(label or "未分类", 0) + int(n)
+    return [{"name": k, "value": v} for k, v in sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def places(session: Session, f: Filters, limit: int = 15, growth_days: int = 7) -> list[dict[str, Any]]:
     """Places ranked by volume in the period, with growth of the last week against the week before."""
     recent_from = f.end - dt.timedelta(days=growth_days)
     previous_from = f.end - dt.timedelta(days=2 * growth_days)
-    rows = session.execute(
-        select(TrendMemberPlace.place, func.count(),
-               func.sum(case((TrendMember.at >= recent_from, 1), else_=0)),
-               func.sum(case((and_(TrendMember.at >= previous_from, TrendMember.at < recent_from), 1), else_=0)))
-        .join(TrendMember, TrendMember.document_id == TrendMemberPlace.document_id)
-        .where(*_clauses(f)).group_by(TrendMemberPlace.place).order_by(func.count().desc()).limit(limit * 4)
-    ).all()
+    if use_rollups(f) and not f.place:
+        # (under a place filter the ranking is of the places named together with it: the raw join,
+        # over that one place's documents only)
+        table, clauses = rollup(f, TrendPlaceDaily)
+        n = func.sum(table.documents)
+        rows = session.execute(
+            select(table.place, n, func.sum(case((table.day >= _day(recent_from), table.documents), else_=0)),
+                   func.sum(case((and_(table.day >= _day(previous_from), table.day < _day(recent_from)), table.documents),
+                                 else_=0)))
+            .where(*clauses).group_by(table.place).having(n > 0).order_by(n.desc(), table.place).limit(limit * 4)
+        ).all()
+    else:
+        rows = session.execute(
+            select(TrendMemberPlace.place, func.count(),
+                   func.sum(case((TrendMember.at >= recent_from, 1), else_=0)),
+                   func.sum(case((and_(TrendMember.at >= previous_from, TrendMember.at < recent_from), 1), else_=0)))
+            .join(TrendMember, TrendMember.document_id == TrendMemberPlace.document_id)
+            .where(*_clauses(f)).group_by(TrendMemberPlace.place)
+            .order_by(func.count().desc(), TrendMemberPlace.place).limit(limit * 4)
+        ).all()
     out = []
     for place, n, recent, previous in rows:
         if is_generic_place(place) and not place.endswith(("区", "县")):
             continue  # the whole city says nothing about where
         recent, previous = int(recent or 0), int(previous or 0)
         growth = round((recent - previous) / previous, 2) if previous else (None if not recent else float(recent))
-        out.append({"place": place, "count": n, "recent": recent, "previous": previous, "growth": growth})
+        out.append({"place": place, "count": int(n), "recent": recent, "previous": previous, "growth": growth})
     return out[:limit]
 
 
@@ -188,4 +273,5 @@ def overview(session: Session, f: Filters, top: int = 10) -> dict[str, Any]:
 
 
 def available_sources(session: Session) -> list[str]:
-    return list(session.scalars(select(TrendMember.source).distinct().order_by(TrendMember.source).limit(50)))
+    return list(session.scalars(select(TrendDaily.source).where(TrendDaily.documents != 0).distinct()
+                                .order_by(TrendDaily.source).limit(50)))

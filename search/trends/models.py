@@ -63,6 +63,9 @@ class TrendMember(Base):
         Index("ix_trend_members_topic_reporter", "topic_id", "reporter"),
         Index("ix_trend_members_day_source", "day", "source"),
         Index("ix_trend_members_day_label", "day", "label"),
+        Index("ix_trend_members_topic_day", "topic_id", "day"),
+        Index("ix_trend_members_day_topic", "day", "topic_id"),
+        Index("ix_trend_members_risk_at", "risk", "at"),
     )
 
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True, autoincrement=False)
@@ -91,6 +94,42 @@ class TrendMemberPlace(Base):
                                              primary_key=True)
     place: Mapped[str] = mapped_column(String(100), primary_key=True)
     day: Mapped[str] = mapped_column(String(10))
+
+
+class TrendDaily(Base):
+    """Roll-up of ``trend_members`` per Shanghai day, source, label and sentiment (the dashboard's series and totals).
+
+    Maintained in the writer's transaction by ``search.trends.summary`` (increments, never recounts);
+    ``minsheng trends rebuild-summary`` recomputes it. A missing label or sentiment is stored as "".
+    """
+
+    __tablename__ = "trend_daily"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(32), primary_key=True, default="")
+    sentiment: Mapped[str] = mapped_column(String(16), primary_key=True, default="")
+    documents: Mapped[int] = mapped_column(Integer, default=0)
+    risk: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TrendPlaceDaily(Base):
+    """Roll-up of ``trend_member_places`` × ``trend_members``: the same breakdown per place (place filters, rankings).
+
+    The day is the document's (``TrendMember.day``). Keyed by place first (a place filter reads one
+    range); the (day, place, source, documents) index answers the place ranking without the rows.
+    """
+
+    __tablename__ = "trend_place_daily"
+    __table_args__ = (Index("ix_trend_place_daily_day_place", "day", "place", "source", "documents"),)
+
+    place: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(32), primary_key=True, default="")
+    sentiment: Mapped[str] = mapped_column(String(16), primary_key=True, default="")
+    documents: Mapped[int] = mapped_column(Integer, default=0)
+    risk: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TrendTopicKey(Base):
@@ -168,3 +207,8 @@ class TrendSetting(Base):
     value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# Roll-up maintenance (session events) is registered when the models are: every writer of trend_members
+# and trend_member_places, wherever it lives, keeps trend_daily and trend_place_daily in step.
+from search.trends import summary as _summary  # noqa: E402,F401  (import for its side effect)
