@@ -6,8 +6,12 @@
    3,000-term vocabulary, 4 documents per topic on average), then the same 400 new documents are
    timed on each. The ratio should stay near 1: the cost of a document does not grow with the corpus.
 2. Dashboard aggregates over 1M documents (``dashboard.overview``: per-day series by source,
-   label and sentiment, label shares, top hot topics with sparklines, risk queue, places, departments)
-   for a 30-day window and for the whole year the million documents span.
+   label and sentiment, totals, label shares, top hot topics with sparklines, risk queue, places,
+   departments) for a 30-day window and for the whole span of the million documents (62 days), each
+   through the daily roll-ups and through the raw path (``Filters(rollups=False)``: every aggregate
+   from trend_members) in the same process, with their ratio and a check that both give the same output.
+   The bulk load writes trend_members with raw SQL, so the roll-ups are then rebuilt from scratch
+   (``summary.rebuild``, the same statements as the migration's back-fill): that time is printed too.
 
 Usage: .venv/bin/python bench/trends.py [--sizes 10000,100000] [--dashboard 1000000] [--db-dir DIR]
 SQLite files are written to a temporary folder (about 1.5 GB for the 1M run).
@@ -162,28 +166,68 @@ def throughput(url: str, feats) -> float:
     return len(feats) / wall, len(feats) / cpu
 
 
+def rebuild_rollups(url: str) -> float:
+    """The bulk load bypasses the ORM: recompute the roll-ups as ``minsheng trends rebuild-summary`` does."""
+    from core.database import engine_for, session_factory
+    from search.trends import summary
+    t = time.perf_counter()
+    with session_factory(engine_for(url))() as s:
+        summary.rebuild(s)
+        s.commit()
+    return time.perf_counter() - t
+
+
+def _timed(fn, runs: int) -> tuple[float, float, list[float], object]:
+    walls, cpus, out = [], [], None
+    for _ in range(runs):
+        t, c = time.perf_counter(), time.process_time()
+        out = fn()
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    return min(walls), min(cpus), walls, out
+
+
 def dashboard_bench(url: str, n: int, rng: random.Random, places, terms) -> None:
     from core.database import engine_for, session_factory
     from search.trends import dashboard
     t = time.perf_counter()
     bulk_state(url, n, rng, places, terms)
-    print(f"  bulk-loaded {n:,} documents in {time.perf_counter() - t:.0f} s")
+    print(f"  bulk-loaded {n:,} documents in {time.perf_counter() - t:.0f} s; roll-ups rebuilt in {rebuild_rollups(url):.1f} s")
     Session = session_factory(engine_for(url), readonly=True)
-    for label, days in (("30-day window", 30), ("whole span (60 days, every document)", 62)):
-        f = dashboard.Filters(T_END - dt.timedelta(days=days), T_END + dt.timedelta(days=1))
-        timings, cpu = [], []
-        for _ in range(2):
-            with Session() as s:
-                t, c = time.perf_counter(), time.process_time()
-                data = dashboard.overview(s, f)
-                timings.append(time.perf_counter() - t)
-                cpu.append(time.process_time() - c)
-        print(f"  dashboard over {label}: {min(timings):.2f} s wall, {min(cpu):.2f} s CPU (runs {', '.join(f'{x:.2f}' for x in timings)}), "
-              f"{data['totals']['documents']:,} documents in the window, {len(data['hot_topics'])} hot topics")
+
+    def overview(f):
         with Session() as s:
-            t = time.perf_counter()
-            dashboard.overview(s, dashboard.Filters(f.start, f.end, place=places[0]))
-            print(f"    with a place filter: {time.perf_counter() - t:.2f} s")
+            return dashboard.overview(s, f)
+
+    for label, days in (("30-day window", 30), ("whole span (63 days, every document)", 63)):
+        f = dashboard.Filters(T_END - dt.timedelta(days=days - 1), T_END + dt.timedelta(days=1))
+        f = dashboard.Filters(*(x.astimezone(dashboard.SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+                                for x in (f.start, f.end)))  # whole days in Shanghai, as the dashboard asks
+        raw_f = dashboard.Filters(f.start, f.end, rollups=False)
+        assert dashboard.use_rollups(f) and not dashboard.use_rollups(raw_f)
+        wall, cpu, runs, data = _timed(lambda: overview(f), 3)
+        raw_wall, raw_cpu, _, raw = _timed(lambda: overview(raw_f), 1)
+        print(f"  dashboard over {label}: roll-ups {wall:.2f} s wall, {cpu:.2f} s CPU (runs {', '.join(f'{x:.2f}' for x in runs)}); "
+              f"raw path {raw_wall:.2f} s wall, {raw_cpu:.2f} s CPU; ratio {raw_wall / wall:.0f}x wall, {raw_cpu / cpu:.0f}x CPU; "
+              f"{data['totals']['documents']:,} documents in the window, {len(data['hot_topics'])} hot topics, "
+              f"same output: {'yes' if data == raw else 'NO'}")
+        with Session() as s:
+            parts = {}
+            for name, fn in (("hot topics", lambda: dashboard.queries.hot_topics(s, f.start, f.end, limit=10)),
+                             ("totals", lambda: dashboard.totals(s, f)),
+                             ("3 series", lambda: [dashboard.per_day(s, f, c) for c in
+                                                   (dashboard.TrendMember.source, dashboard.TrendMember.label,
+                                                    dashboard.TrendMember.sentiment)]),
+                             ("label shares", lambda: dashboard.label_shares(s, f)),
+                             ("places", lambda: dashboard.places(s, f)),
+                             ("risk queue", lambda: dashboard.risk_queue(s, f)),
+                             ("departments", lambda: dashboard.departments(s, f))):
+                parts[name] = _timed(fn, 1)[0]
+        print("    parts (roll-up path): " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
+        pf, raw_pf = (dashboard.Filters(f.start, f.end, place=places[0], rollups=r) for r in (True, False))
+        wall, _, _, data = _timed(lambda: overview(pf), 1)
+        raw_wall, _, _, raw = _timed(lambda: overview(raw_pf), 1)
+        print(f"    with a place filter: roll-ups {wall:.2f} s, raw path {raw_wall:.2f} s, same output: {'yes' if data == raw else 'NO'}")
 
 
 def main() -> None:
