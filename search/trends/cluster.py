@@ -124,6 +124,11 @@ PROBLEM_FAMILIES: dict[str, frozenset[str]] = {
         "渗水 漏水 渗漏 空鼓 露钢 钢筋 偷工减料 豆腐渣 建筑材料 交房 交付 延期交房 收房 验房 竣工 验收 整改 "
         "面积 缩水 公摊 户型 户型图 虚假宣传 虚假 欺骗 货不对板 水电 临时水电 通水 通电 消防 消防设施 "
         "质检 质监 房屋 房子 新房 楼盘 精装 精装修 装修 维修 返修 地下室 车库".split()),
+    # Whether the estate's children get a school or kindergarten place: 孩子上学, 小孩就近读书, 学区划分 and 学位 of
+    # one estate are one problem there. Not the school's fees, opening date, nature (公办 / 普惠) or teachers,
+    # and not 孩子 / 小孩 alone (a child coughing from fumes is no school question).
+    "入学与学位": frozenset(
+        "上学 入学 就近入学 读书 就读 就近 学区 学区房 学区划分 划分 划片 学位 入园 转学 插班 学籍 生源 对口".split()),
 }
 #: Least share of a text's problem words that must fall in one family for the family to count.
 FAMILY_MIN_SHARE = 0.3
@@ -163,6 +168,39 @@ def same_site_problem_similarity(a: dict[str, float], b: dict[str, float], names
     if weight > 0 and s < 1.0:
         s = max(s, weight * family_similarity(a, b, names, own))
     return s
+
+
+def core_terms(terms: dict[str, float], share: float) -> dict[str, float]:
+    """A topic's core: the words weighing at least ``share`` of its heaviest word, which nearly every member
+    writes. Without a place, the core is what the topic is about: the policy or service named (人才新政) and the
+    question asked of it (补贴)."""
+    if not terms:
+        return {}
+    top = max(terms.values())
+    return {t: w for t, w in terms.items() if w >= share * top}
+
+
+def core_missing(terms: dict[str, float], core: dict[str, float]) -> float:
+    """Share of the core's weight that ``terms`` lack (0: every core word is there, at any weight)."""
+    total = sum(core.values())
+    if total <= 0:
+        return 0.0
+    return sum(w for t, w in core.items() if t not in terms) / total
+
+
+def core_penalty(terms: dict[str, float], centroid: dict[str, float], size: int, cfg: dict[str, float]) -> float:
+    """What a text that shares no place with a topic loses for each core word of the topic it lacks.
+
+    With no place in common only the words tie complaints together, and one policy's name (人才新政) ties its
+    sub-questions together too: 人才新政落户 shares 人才 and 新政 with 人才新政购房补贴 but not 补贴, which every
+    member of that topic writes. So a settled topic (``core_min_size`` members) takes a text only when the text
+    carries its core words; a topic of one or two members has no settled core (its first wording is no rule), and
+    the split check corrects early joins once the topic has grown.
+    """
+    least = cfg.get("core_min_size", 0)
+    if least <= 0 or size < least or cfg.get("core_weight", 0.0) <= 0:
+        return 0.0
+    return cfg["core_weight"] * core_missing(terms, core_terms(centroid, cfg.get("core_share", 0.7)))
 
 
 _AREA = re.compile(r"^([A-Z])(\d*)[市区县州]$")
@@ -236,7 +274,9 @@ def score(f: DocFeatures, topic: HotTopic, cfg: dict[str, float], terms: dict[st
     elif home:
         s = cosine(f.terms, centroid) - cfg["place_conflict"] / 2
     else:
-        s = cosine(f.terms, centroid)
+        # No place in common: the topic's core words (a policy and the question asked of it) must be there.
+        size = topic.size or 0
+        s = cosine(f.terms, centroid) - core_penalty(f.terms, centroid, size - 1 if terms is not None else size, cfg)
     if areas_conflict(areas(f.places), areas(topic.place_counts or {})):
         s -= cfg["place_conflict"]
     if f.label and topic.label and f.label != topic.label:
@@ -260,6 +300,9 @@ def topic_similarity(a: HotTopic, b: HotTopic, cfg: dict[str, float]) -> float:
     s = cosine(a.terms or {}, b.terms or {})
     if (pa and pb) or areas_conflict(areas(a.place_counts or {}), areas(b.place_counts or {})):
         s -= cfg["place_conflict"]
+    # No place in common: each topic must carry the other's core words (two questions about one policy stay two).
+    s -= max(core_penalty(a.terms or {}, b.terms or {}, b.size or 0, cfg),
+             core_penalty(b.terms or {}, a.terms or {}, a.size or 0, cfg))
     return s
 
 

@@ -44,6 +44,9 @@ CLUSTER_DEFAULTS: dict[str, float] = {
     "same_place_merge": 0.15,    # problem-word similarity at which two topics of one home place and label merge
     "family_weight": 0.5,        # same estate: a shared problem family (building quality and handover) counts as
                                  # this times the smaller share of problem words in it; 0 = off
+    "core_share": 0.7,           # no shared place: a topic's core words weigh at least this share of its heaviest word
+    "core_weight": 1.5,          # ... and a document loses this times the share of the core's weight it lacks
+    "core_min_size": 3,          # ... once the topic has this many members (its core is settled); 0 = off
     "label_penalty": 0.1,        # different topic labels
     "merge_threshold": 0.55,     # centroid similarity at which two topics bridged by a document merge
     "split_threshold": 0.3,      # a member scoring below this against the rest of its grown topic is split out

@@ -146,16 +146,33 @@ def is_category_place(place: str) -> bool:
     return False
 
 
+#: Endings of a role: a common word before one (申请人, 投诉人, 购房者, 开发方, 服务员) names who, not where.
+_ROLE_SUFFIX = frozenset("人者方员")
+
+
+def is_role_word(place: str) -> bool:
+    """A common word followed by a role ending (申请人, 购房者): a kind of person, not a place.
+
+    jieba's table tags 申请人 as a person's name, so the tagger took it once for a place; through the known-place
+    index it then tied every text mentioning an applicant to one "place", across different questions.
+    """
+    if len(place) < 3 or place[-1] not in _ROLE_SUFFIX:
+        return False
+    tags, _freq = _dictionary()
+    tag = tags.get(place[:-1])
+    return tag is not None and tag not in _PROPER_TAGS
+
+
 @lru_cache(maxsize=50_000)
 def is_generic_place(place: str) -> bool:
     """No place of its own: an administrative area, a common noun (垃圾站, 线路, 有限公司), a government
-    body (A市政府, 环保局), a locative fragment, or a country or big city.
+    body (A市政府, 环保局), a locative fragment, a role (申请人), or a country or big city.
 
     Such strings must not glue complaints about different estates into one topic; real estates,
     roads and schools (丽发新城, 劳动东路, 郝家坪小学) are not dictionary words.
     """
     if is_admin_area(place) or _GOV_BODY.search(place) or _LOCATIVE.match(place) or is_category_place(place) \
-            or _TRANSIT_LINE.search(place) or not _CJK.search(place):
+            or is_role_word(place) or _TRANSIT_LINE.search(place) or not _CJK.search(place):
         return True
     tags, freq = _dictionary()
     tag = tags.get(place)

@@ -12,8 +12,8 @@ from sqlalchemy import update
 
 from core.database import session_scope
 from search.trends import cluster, config, engine as trends_engine
-from search.trends.features import (DocFeatures, build_terms, is_category_place, is_generic_place, is_place_word,
-                                    title_estates)
+from search.trends.features import (DocFeatures, build_terms, features_of, is_category_place, is_generic_place,
+                                    is_place_word, is_role_word, title_estates)
 from search.trends.models import HotTopic, TrendMember
 from tests.trends.helpers import T0, add_doc
 
@@ -211,3 +211,121 @@ def test_topics_sharing_an_estate_merge_on_problem_words():
     elsewhere = HotTopic(terms=dict(quality.terms), place_counts={"星河湾": 2}, size=2, label="城乡建设",
                          label_counts={"城乡建设": 2})
     assert not cluster.same_place_related(walls, elsewhere, CFG)
+
+
+# Questions about one city policy (人才新政), none naming a place: two sub-questions, the housing subsidy (购房补贴,
+# 补贴没发) and registration (落户, 档案). Titles as written in the corpus; tokens and keywords as the NLP stage gives them.
+SUBSIDY_AFTER_REGISTRATION = ("A市人才新政落户后屡次申请购房补贴不成功", "人才 新政 落户 屡次 申请 购房 补贴 不成功",
+                              ["新政", "购房", "落户", "补贴", "人才", "房产", "备案"])
+REGISTRATION = ("咨询A市人才新政落户等相关问题", "人才 新政 落户", ["新政", "落户", "人才", "本科毕业", "外地人", "租房"])
+FLAT = ("在A市买公寓能享受人才新政购房补贴吗？", "公寓 享受 人才 新政 购房 补贴",
+        ["公寓", "新政", "购房", "补贴", "人才", "研究生", "落户"])
+SECOND_HAND = ("在A市购买二手房能享受人才新政购房补贴吗？", "购买 二手房 享受 人才 新政 购房 补贴",
+               ["二手房", "新政", "购房", "补贴", "人才", "研究生", "落户"])
+FILES = ("请问A市人才新政落户人员的档案如何管理？", "人才 新政 落户 人员 档案 管理", ["档案", "新政", "落户", "人才", "工龄"])
+NOT_PAID = ("A市人才新政的补贴已经快两个月没发了", "人才 新政 补贴 两个 没发", ["没发", "新政", "补贴", "人才", "房租", "租房"])
+STILL_NOT_PAID = ("A市人才新政补贴最近两个月的怎么还没发？", "人才 新政 补贴 最近 两个 没发", ["没发", "新政", "补贴", "人才"])
+BACK_PAY = ("社保补缴后，A市人才新政补贴会补发吗", "社保 补缴 人才 新政 补贴 补发", ["新政", "补发", "社保", "补缴", "补贴", "人才"])
+
+
+def ask(s, question: tuple[str, str, list[str]], minutes: int, cfgs: dict | None = None) -> tuple[int, int]:
+    """A stored question through the engine with the features the engine itself reads (the split check re-reads
+    them); returns (document id, topic id)."""
+    title, tokens, keywords = question
+    doc = add_doc(s, title, places=[], label="劳动和社会保障", keywords=keywords, at=T0 + dt.timedelta(minutes=minutes),
+                  process=False)
+    doc.title_tokens = tokens
+    s.flush()
+    return doc.id, trends_engine.process(s, features_of(doc), cfgs).topic_id
+
+
+def test_placeless_questions_about_one_policy_need_its_core_words():
+    """A settled topic of 人才新政 subsidy questions (no place) does not take a registration question that shares only
+    the policy's name, although their words look alike; another subsidy question joins."""
+    topic = HotTopic(terms={"新政": 9.5, "人才": 7.6, "补贴": 8.2, "购房": 6.6, "公寓": 2.5, "没发": 2.6, "享受": 1.3},
+                     place_counts={"A市": 4}, size=4, label="劳动和社会保障")
+    base = DocFeatures(document_id=1, at=T0, source="x", title="", label="劳动和社会保障", places=["A市"])
+    registration = DocFeatures(**{**base.__dict__, "terms": {"新政": 2.4, "落户": 2.4, "人才": 1.9, "本科毕业": 1.1}})
+    assert cluster.cosine(registration.terms, topic.terms) >= CFG["join_threshold"]  # the policy's name alone
+    assert cluster.core_terms(topic.terms, CFG["core_share"]).keys() == {"新政", "人才", "补贴"}
+    assert cluster.score(registration, topic, CFG) < CFG["join_threshold"]
+    second_hand = DocFeatures(**{**base.__dict__, "terms": {"二手房": 2.5, "新政": 2.4, "购房": 2.1, "补贴": 2.0,
+                                                            "人才": 1.9, "享受": 1.3}})
+    assert cluster.score(second_hand, topic, CFG) >= CFG["join_threshold"]
+    # a topic of one or two members has no settled core yet; the rule can be switched off
+    young = HotTopic(**{**{k: getattr(topic, k) for k in ("terms", "place_counts", "label")}, "size": 2})
+    assert cluster.score(registration, young, CFG) == pytest.approx(cluster.cosine(registration.terms, topic.terms))
+    assert cluster.score(registration, topic, {**CFG, "core_min_size": 0}) >= CFG["join_threshold"]
+    # two settled topics of one policy, one question each, do not merge on its name
+    files = HotTopic(terms={"新政": 7.2, "人才": 5.8, "落户": 7.0, "档案": 2.3}, place_counts={"A市": 3}, size=3,
+                     label="劳动和社会保障")
+    assert cluster.cosine(files.terms, topic.terms) >= CFG["merge_threshold"]  # alike through the name
+    assert cluster.topic_similarity(files, topic, CFG) < CFG["merge_threshold"]
+
+
+def test_placeless_topic_sheds_another_question_about_the_same_policy(engine):
+    """落户 questions that joined a 人才新政 subsidy topic while it was young (the first question names both) leave it
+    at the eight-member split check and make a topic of their own, which a later 落户 question joins."""
+    with session_scope(engine) as s:
+        order = [SUBSIDY_AFTER_REGISTRATION, REGISTRATION, FLAT, SECOND_HAND, FILES, NOT_PAID, STILL_NOT_PAID, BACK_PAY]
+        placed = [ask(s, q, minutes=i) for i, q in enumerate(order)]
+        assert placed[1][1] == placed[0][1]  # joined while the topic had one member (no settled core)
+        topic_of = {doc: s.get(TrendMember, doc).topic_id for doc, _ in placed}
+        ids = dict(zip(("after", "registration", "flat", "second", "files", "unpaid", "still", "back"),
+                       (doc for doc, _ in placed)))
+        subsidy = topic_of[ids["after"]]
+        assert {topic_of[ids[k]] for k in ("flat", "second", "unpaid", "still", "back")} == {subsidy}
+        assert topic_of[ids["registration"]] == topic_of[ids["files"]] != subsidy
+        assert s.get(HotTopic, subsidy).size == 6
+        later = ask(s, ("咨询A市人才新政落户的条件", "人才 新政 落户 条件", ["落户", "新政", "人才", "户口", "条件"]), minutes=20)
+        assert later[1] == topic_of[ids["registration"]]
+
+
+def test_without_the_core_rule_one_policy_is_one_topic(engine):
+    """The same questions with the rule switched off stay in one topic: the rule is what separates them."""
+    cfgs = {**config.DEFAULTS, "cluster": {**CFG, "core_min_size": 0}}
+    with session_scope(engine) as s:
+        order = [SUBSIDY_AFTER_REGISTRATION, REGISTRATION, FLAT, SECOND_HAND, FILES, NOT_PAID, STILL_NOT_PAID, BACK_PAY]
+        topics = {topic for _, topic in (ask(s, q, minutes=i, cfgs=cfgs) for i, q in enumerate(order))}
+        assert len({resolved(s, t) for t in topics}) == 1
+
+
+def test_one_estates_school_place_questions_are_one_problem_family():
+    """学区划分, 小孩就近读书 and 孩子上学 of one estate share no problem word; as questions of whether its children get
+    a school place they are one problem there. The kindergarten's nature (公办 / 民办), another estate's school places
+    and a child's cough from a chemical plant's fumes are not."""
+    topic = HotTopic(terms={"划分": 2.6, "学区": 2.4, "调剂": 0.8}, place_counts={"山水湾": 2}, size=2, label="教育文体",
+                     label_counts={"教育文体": 2})
+    base = DocFeatures(document_id=1, at=T0, source="x", title="", label="教育文体", places=["山水湾"],
+                       specific_places=["山水湾"])
+    nearby = DocFeatures(**{**base.__dict__, "terms": {"读书": 2.05, "就近": 1.72, "小孩": 1.5, "要拉通": 1.09}})
+    assert cluster.problem_similarity(nearby.terms, topic.terms, {"山水湾"}) == 0
+    assert cluster.score(nearby, topic, CFG) >= CFG["join_threshold"]
+    going = DocFeatures(**{**base.__dict__, "terms": {"上学": 1.54, "孩子": 1.04, "就近入学": 0.94, "入学": 0.35}})
+    assert cluster.score(going, topic, CFG) >= CFG["join_threshold"]
+    nature = DocFeatures(**{**base.__dict__, "terms": {"幼儿园": 4.3, "童话": 2.64, "公立": 1.95, "改成": 1.7}})
+    assert cluster.score(nature, topic, CFG) < CFG["join_threshold"]
+    elsewhere = DocFeatures(**{**nearby.__dict__, "places": ["建发泱玺雅苑"], "specific_places": ["建发泱玺雅苑"]})
+    assert cluster.score(elsewhere, topic, CFG) < 0
+    cough = {"化工厂": 2.0, "气味": 2.0, "孩子": 1.0, "咳嗽": 1.0}
+    school = {"孩子": 2.0, "上学": 2.0, "学位": 2.0}
+    assert cluster.family_similarity(cough, school, {"星河湾"}) == 0
+    # the families stay apart: a school place is not the building's handover
+    assert cluster.family_similarity(school, {"交房": 2.0, "面积": 2.0, "缩水": 2.0}, set()) == 0
+
+
+def test_a_role_is_no_place():
+    """申请人 (jieba tags it as a person's name) found once as a place tied every later text mentioning an applicant
+    to one "place" through the known-place index; a common word + 人/者/方/员 is who, not where."""
+    for word in ("申请人", "投诉人", "购房者", "开发方"):
+        assert is_role_word(word) and is_generic_place(word), word
+    for place in ("丽发新城", "星河湾", "伊景园滨河苑", "58车贷", "魅力之城"):
+        assert not is_role_word(place) and not is_generic_place(place), place
+    # a subsidy topic that only "shares" 申请人 is placeless, so its core words apply
+    topic = HotTopic(terms={"购房": 17.8, "补贴": 16.4, "人才": 15.1, "高级技师": 12.0, "通不过": 3.1},
+                     place_counts={"A市": 9, "申请人": 4}, size=9, label="劳动和社会保障")
+    reward = DocFeatures(document_id=1, at=T0, source="x", title="", label="劳动和社会保障", places=["A市", "申请人"],
+                         specific_places=[p for p in ("A市", "申请人") if not is_generic_place(p)],
+                         terms={"高级技师": 3.9, "奖励": 2.2, "人才": 1.9, "技师": 1.5, "引进": 1.4, "政策": 1.2})
+    assert reward.specific_places == []
+    assert cluster.score(reward, topic, CFG) < CFG["join_threshold"]
