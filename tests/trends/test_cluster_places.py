@@ -194,6 +194,15 @@ def test_gravity_words_do_not_make_two_problems_one():
     assert cluster.problem_similarity(corridors, site, {"江山帝景"}) == 0
 
 
+def test_lawlessness_words_do_not_make_two_problems_one():
+    """违规 says a rule is broken, not which: a restaurant opened against the rules and cars parked against them at
+    one estate stay apart; the same restaurant in other words (违规开餐饮 / 违法开餐厅) still agrees."""
+    restaurant = {"餐厅": 8.0, "餐饮": 6.0, "违规": 5.6, "人管": 4.8, "违法": 3.5}
+    parking = {"停车": 1.6, "违规": 1.5, "杂屋": 0.9, "违章": 0.8, "事故": 0.7}
+    assert cluster.problem_similarity(parking, restaurant, {"兰亭湾畔"}) == 0
+    assert cluster.problem_similarity({"违法": 2.0, "餐厅": 2.0}, restaurant, {"兰亭湾畔"}) > 0.5
+
+
 def test_topics_sharing_an_estate_merge_on_problem_words():
     """Two topics of one estate whose centroids look alike only through the estate's words do not merge when a
     document bridges them; two topics of one problem family there do."""
