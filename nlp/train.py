@@ -61,6 +61,8 @@ class TrainConfig:
     #: average the weights of the last N epochs (stochastic weight averaging; 0 = keep the last)
     swa_epochs: int = 4
     label_smoothing: float = 0.05
+    #: how the heads read the encoder's states (``nlp.classifier.POOLINGS``)
+    pooling: str = "mean"
     dropout: float = 0.1
     extra: dict = field(default_factory=dict)
 
@@ -413,7 +415,8 @@ def fresh_classifier(encoder_dir: Path, cfg: TrainConfig, meta: dict) -> Classif
     limit = getattr(encoder.config, "max_position_embeddings", None)
     if limit and meta.get("max_length", 0) > limit:
         meta = dict(meta, max_length=limit)
-    return Classifier(load_tokenizer(encoder_dir), MultiHead(encoder, HEADS, cfg.dropout), dict(meta))
+    return Classifier(load_tokenizer(encoder_dir), MultiHead(encoder, HEADS, cfg.dropout, cfg.pooling),
+                      dict(meta, pooling=cfg.pooling))
 
 
 def reuse_encoder(encoder_dir: Path, out_dir: Path, log: Log) -> dict:

@@ -105,3 +105,9 @@ def test_train_refuses_an_unknown_class_weight_mode(tmp_path):
                                  "--class-weight", "topic=inverse"])
     assert result.exit_code == 2 and "--class-weight" in result.output and "balanced" in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_train_refuses_an_unknown_pooling(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--pooling", "max"])
+    assert result.exit_code == 2 and "--pooling" in result.output and "mean+title" in result.output
+    assert not (tmp_path / "m").exists()

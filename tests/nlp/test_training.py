@@ -35,6 +35,27 @@ def test_saved_model_loads_and_predicts_the_same(tmp_path, tiny_examples):
     assert (tmp_path / "pretrained" / "config.json").is_file()
 
 
+def test_title_pooling_round_trips_and_reads_the_title(tmp_path, tiny_model, tiny_examples):
+    """``pooling="mean+title"``: heads twice as wide, the setting stored, the saved model predicting the same."""
+    from nlp.classifier import title_mask
+
+    summary, trained = train_pipeline([], tiny_examples[:40], tmp_path, tiny_config(epochs=2, pooling="mean+title"),
+                                      log=lambda m: None, encoder_dir=tiny_model[0] / "pretrained")
+    assert summary["config"]["pooling"] == "mean+title"
+    loaded = Classifier.load(tmp_path)
+    assert loaded.model.pooling == "mean+title"
+    assert loaded.model.heads["topic"].in_features == 2 * loaded.model.encoder.config.hidden_size
+    items = [(e.title, e.text) for e in tiny_examples[:10]]
+    assert [p.appeal for p in trained.predict(items)] == [p.appeal for p in loaded.predict(items)]
+    # the title segment: [CLS] title [SEP] (type 0) and not the body; without segments, the first token
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0]])
+    types = torch.tensor([[0, 0, 0, 1, 1, 0]])
+    assert title_mask(mask, types).tolist() == [[1, 1, 1, 0, 0, 0]]
+    assert title_mask(mask, None).tolist() == [[1, 0, 0, 0, 0, 0]]
+    with pytest.raises(ValueError, match="pooling"):
+        Classifier(loaded.tokenizer, type(loaded.model)(loaded.model.encoder, {"topic": ["a"]}, pooling="max"), {})
+
+
 def test_training_is_reproducible_from_the_seed(tmp_path, tiny_examples):
     texts = [f"{e.title}\n{e.text}" for e in tiny_examples[:40]]
     cfg = tiny_config(mlm_steps=4, epochs=2)
