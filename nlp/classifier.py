@@ -57,10 +57,17 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
+def max_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per feature, its largest value over the real (unpadded) tokens."""
+    padded = ~mask.bool().unsqueeze(-1)
+    return hidden.masked_fill(padded, torch.finfo(hidden.dtype).min).amax(1)
+
+
 #: How the heads read the token states: ``mean`` of all of them, or ``mean+title``: that mean beside the mean of
 #: the title's (the first segment; the first token where the tokenizer marks no segments). A title carries the
-#: kind of request (咨询…, 举报…, 建议…) in a few words that a mean over a long body dilutes.
-POOLINGS = ("mean", "mean+title")
+#: kind of request (咨询…, 举报…, 建议…) in a few words that a mean over a long body dilutes. ``mean+max``: the
+#: mean beside the per-feature maximum, which keeps a single cue word (举报, 请问) visible wherever it stands.
+POOLINGS = ("mean", "mean+title", "mean+max")
 
 
 def title_mask(attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None) -> torch.Tensor:
@@ -82,7 +89,7 @@ class MultiHead(nn.Module):
         self.encoder = encoder
         self.pooling = pooling
         self.labels = {k: list(v) for k, v in labels.items()}
-        width = encoder.config.hidden_size * (2 if pooling == "mean+title" else 1)
+        width = encoder.config.hidden_size * (1 if pooling == "mean" else 2)
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({name: nn.Linear(width, len(classes)) for name, classes in self.labels.items()})
 
@@ -94,6 +101,8 @@ class MultiHead(nn.Module):
         pooled = mean_pool(hidden, attention_mask)
         if self.pooling == "mean+title":
             pooled = torch.cat([pooled, mean_pool(hidden, title_mask(attention_mask, token_type_ids))], -1)
+        elif self.pooling == "mean+max":
+            pooled = torch.cat([pooled, max_pool(hidden, attention_mask)], -1)
         pooled = self.dropout(pooled)
         return {name: head(pooled) for name, head in self.heads.items()}
 

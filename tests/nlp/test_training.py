@@ -56,6 +56,24 @@ def test_title_pooling_round_trips_and_reads_the_title(tmp_path, tiny_model, tin
         Classifier(loaded.tokenizer, type(loaded.model)(loaded.model.encoder, {"topic": ["a"]}, pooling="max"), {})
 
 
+def test_max_pooling_round_trips_and_ignores_padding(tmp_path, tiny_model, tiny_examples):
+    """``pooling="mean+max"``: the per-feature maximum over real tokens only; stored and reloaded."""
+    from nlp.classifier import max_pool
+
+    summary, trained = train_pipeline([], tiny_examples[:40], tmp_path, tiny_config(epochs=2, pooling="mean+max"),
+                                      log=lambda m: None, encoder_dir=tiny_model[0] / "pretrained")
+    assert summary["config"]["pooling"] == "mean+max"
+    loaded = Classifier.load(tmp_path)
+    assert loaded.model.pooling == "mean+max"
+    assert loaded.model.heads["appeal"].in_features == 2 * loaded.model.encoder.config.hidden_size
+    items = [(e.title, e.text) for e in tiny_examples[:10]]
+    assert [p.topic for p in trained.predict(items)] == [p.topic for p in loaded.predict(items)]
+    # a padded position with a larger value never wins
+    hidden = torch.tensor([[[1.0, -2.0], [3.0, -1.0], [9.0, 9.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    assert max_pool(hidden, mask).tolist() == [[3.0, -1.0]]
+
+
 def test_training_is_reproducible_from_the_seed(tmp_path, tiny_examples):
     texts = [f"{e.title}\n{e.text}" for e in tiny_examples[:40]]
     cfg = tiny_config(mlm_steps=4, epochs=2)
