@@ -248,6 +248,65 @@ def _org_word(word: str, pos: str) -> bool:
     return bool(_ends_with(word, ORG_SUFFIXES)) and word not in ("中心",)
 
 
+#: After an administrative unit (A1区, 雨花区, 暮云镇), the characters up to a unit suffix are the next unit's name
+#: (德政园社区, 暮云镇 + 南托街道), and those before a building number an estate's (鑫源和诚8栋, 商贸二区七栋): read on the
+#: characters, because jieba cuts such new names across their ends (德政|园, 镇南|托, 鑫源|和|诚).
+_UNIT_AFTER_AREA = re.compile(r"([\u4e00-\u9fff]{2,6}?)(社区|街道|镇|乡|村)")
+_ESTATE_BEFORE_BUILDING = re.compile(r"([\u4e00-\u9fff]{2,6}?)(?:\d{1,3}|[一二三四五六七八九十]{1,3})(?:栋|幢|号楼)")
+#: Characters that never stand inside such a name (particles, pronouns, verbs of a sentence).
+_NOT_IN_NAME = frozenset("的了在是我你他她们有对把被从向给说要这那些个也都就还很不没将已让使为于其而并但与及或到去来")
+#: Characters that never start one (A8县市资福镇: 市 closes the county-level city; L3县和筲箕湾镇: a conjunction).
+_NOT_FIRST = frozenset("和市县区省州")
+#: Common words that start with a unit suffix: 竹山组村民 is 竹山组 + 村民, not a village 竹山组村.
+_SUFFIX_LED_WORDS = frozenset("村民 村里 村委 村委会 村组 村级 村道 村部 村庄 村子 乡村 乡镇 乡里 乡亲 镇上 镇里 社区居民".split())
+
+
+def _area_end(word: str, pos: str) -> bool:
+    """An administrative unit word (A1区, 雨花区, 黄花镇) that the next unit or estate name may follow."""
+    if _MASKED.match(word):
+        return True
+    return pos == "ns" and len(word) >= 3 and word[-1] in "市区县镇乡"
+
+
+def _names_after_areas(tagged: Sequence[tuple[str, str]]) -> list[tuple[int, str]]:
+    """(position, name) of unit and estate names right after an administrative unit, read on the characters."""
+    found: list[tuple[int, str]] = []
+    spans, starts, offset = [], [], 0
+    for w, p in tagged:
+        spans.append((offset, offset + len(w), w, p))
+        offset += len(w)
+        if _area_end(w, p):
+            starts.append(offset)
+    text = "".join(w for w, _ in tagged)
+
+    def sentence_word_inside(a: int, b: int) -> bool:
+        # a whole word of the sentence inside the name (居民 反映 | 社区): no name
+        return any(a <= x and y <= b and len(w) > 1 and (w in _NOT_NAME or w in stop_words() or p.startswith("v"))
+                   for x, y, w, p in spans)
+
+    for start in starts:
+        at = start
+        while at < len(text):
+            unit = _UNIT_AFTER_AREA.match(text, at)
+            match = unit or _ESTATE_BEFORE_BUILDING.match(text, at)
+            if match is None:
+                break
+            stem = match.group(1)
+            suffix_at = at + len(stem)
+            if (set(stem) & _NOT_IN_NAME or stem[0] in _NOT_FIRST or stem in _NOT_NAME or _QUANTITY.search(stem)
+                    or sentence_word_inside(at, suffix_at)
+                    or any(x == suffix_at and w in _SUFFIX_LED_WORDS for x, _y, w, _p in spans)
+                    or (match is unit and _ends_with(stem, ADMIN_SUFFIXES))):
+                break
+            name = match.group(0) if match is unit else stem
+            if _valid_place(name):
+                found.append((at, name))
+            if match is not unit:
+                break
+            at = match.end()  # 暮云镇 then 南托街道
+    return found
+
+
 def places(tagged: Sequence[tuple[str, str]], limit: int = 10) -> list[str]:
     """Normalised place names in order of first mention, each once."""
     out: dict[str, None] = {}
@@ -263,6 +322,12 @@ def places(tagged: Sequence[tuple[str, str]], limit: int = 10) -> list[str]:
             name = normalise_place("".join(w for w, _ in part))
             if _valid_place(name) and not _ends_with(name, ORG_SUFFIXES[:12]):
                 out.setdefault(name, None)
+    extra = [(at, normalise_place(name)) for at, name in _names_after_areas(tagged)]
+    extra = [(at, name) for at, name in extra if not any(name in other or other in name for other in out)]
+    if extra:  # merged in order of first mention
+        text = "".join(w for w, _ in tagged)
+        ranked = [(text.find(name), name) for name in out] + extra
+        out = dict.fromkeys(name for _, name in sorted(ranked, key=lambda x: x[0]))
     return list(out)[:limit]
 
 

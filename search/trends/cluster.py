@@ -96,18 +96,22 @@ SEVERITY_WORDS = frozenset("安全隐患 隐患 安全 危险 严重".split())
 #: Words that say only that a rule is broken, not which: a restaurant opened against the rules (违规开餐饮) and
 #: cars parked against them (违规停车) at one estate are two problems. Left out of the problem words as well.
 LAWLESS_WORDS = frozenset("违规 违法 非法 违反 违纪".split())
+#: Words that only press for action, not say on what: one parent's proposals about one school (加快教育均衡,
+#: 加快学校周边安全整治, 加快校园食品安全监管 … 刻不容缓) are several problems. Left out of the problem words too.
+URGING_WORDS = frozenset("加快 尽快 抓紧 加大 加强 力度 刻不容缓 不容 迫在眉睫 亟待 亟需 急需 立即 马上 进一步 早日".split())
 
 
 def problem_terms(terms: dict[str, float], names: set[str], own: set[str] = frozenset()) -> dict[str, float]:
     """The terms that say what the problem is: words of the named places and organisations, other place
-    words (花都, 五期), words of gravity (安全隐患) and of lawlessness (违规) left out, so that two complaints about
-    one estate agree only if their problems do.
+    words (花都, 五期), words of gravity (安全隐患), of lawlessness (违规) and of urging (加快, 刻不容缓) left out,
+    so that two complaints about one estate agree only if their problems do.
 
     ``own``: names only the document gives; a kind of facility inside one of them stays (搅拌站 of a business the
     tagger found as 新城搅拌站 is what the complaint is about), while inside the shared place it goes (火车站 of
     A市火车站 is where, not what)."""
     def place_word(t: str) -> bool:
-        if t in SEVERITY_WORDS or t in LAWLESS_WORDS or is_place_word(t) or any(t in n for n in names):
+        if t in SEVERITY_WORDS or t in LAWLESS_WORDS or t in URGING_WORDS or is_place_word(t) \
+                or any(t in n for n in names):
             return True
         return any(t in n for n in own) and not is_category_place(t)
     return {t: w for t, w in terms.items() if not place_word(t)}

@@ -401,6 +401,16 @@ def title_estates(title: str, known: list[str]) -> list[str]:
     return out
 
 
+#: Units a name is often written without (月亮岛街道 -> 月亮岛, 暮云镇 -> 暮云).
+_AREA_UNIT = ("街道", "镇", "乡")
+
+
+def area_stems(places: list[str]) -> set[str]:
+    """Names of the text's own street and town areas written short (月亮岛 beside 月亮岛街道): the area, too broad to
+    tie complaints about different estates in it together, even where the short form is a known place name."""
+    return {p[: -len(unit)] for p in places for unit in _AREA_UNIT if p.endswith(unit) and len(p) - len(unit) >= 2}
+
+
 def features_of(doc: Document) -> DocFeatures:
     """Features of a stored document, preferring what the NLP stage wrote."""
     tokenize, content = _segmenter()
@@ -434,7 +444,7 @@ def features_of(doc: Document) -> DocFeatures:
         norm = normalise_place(str(p))
         if norm and norm not in places:
             places.append(norm[:100])
-    specific = [p for p in places if not is_generic_place(p)]
+    specific = [p for p in places if not is_generic_place(p) and p not in area_stems(places)]
     if keywords is None:
         keywords = _fallback_keywords(title, doc.body or "")
     # Words of organisations count like words of places: a university or a company named by every complaint

@@ -58,3 +58,19 @@ def test_business_names_are_organisations():
     assert "58车贷" in orgs("A市58车贷恶性退出")
     assert "湖楚财富" in orgs("举报湖楚财富侵吞百姓血汗钱")
     assert not any(o.endswith("财富") for o in orgs("创造社会财富"))
+
+
+def test_names_after_an_area_cut_across_words_are_read_on_the_characters():
+    """jieba cuts new names across their ends (德政|园, 镇南|托, 鑫源|和|诚): the unit or estate after a district is
+    still found, so complaints about 麻将馆 at different estates are not taken for one place-less problem."""
+    assert "德政园社区" in places("A1区德政园社区麻将馆噪音扰民")
+    assert {"暮云镇", "南托街道"} <= set(places("A2区暮云镇南托街道几个麻将馆扰民"))
+    assert "鑫源和诚" in places("A2区鑫源和诚8栋麻将馆扰民")
+    assert "商贸二区" in places("A2区商贸二区七栋的麻将馆扰民问题还没解决")
+    assert places("A1区德政园社区麻将馆噪音扰民") == ["A1区", "德政园社区"]  # order of first mention
+
+
+def test_sentence_words_after_an_area_are_no_names():
+    assert places("A3区居民反映社区问题") == ["A3区"]
+    assert "竹山组村" not in places("G5县王梓园村竹山组村民承包农田")
+    assert not any(p.startswith("和") for p in places("L3县和筲箕湾镇政府"))

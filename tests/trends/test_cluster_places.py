@@ -12,7 +12,8 @@ from sqlalchemy import update
 
 from core.database import session_scope
 from search.trends import cluster, config, engine as trends_engine
-from search.trends.features import (DocFeatures, build_terms, features_of, is_category_place, is_generic_place,
+from search.trends.features import (DocFeatures, area_stems, build_terms, features_of, is_category_place,
+                                    is_generic_place,
                                     is_place_word, is_role_word, title_estates)
 from search.trends.models import HotTopic, TrendMember
 from tests.trends.helpers import T0, add_doc
@@ -203,6 +204,17 @@ def test_lawlessness_words_do_not_make_two_problems_one():
     assert cluster.problem_similarity({"违法": 2.0, "餐厅": 2.0}, restaurant, {"兰亭湾畔"}) > 0.5
 
 
+def test_urging_words_do_not_make_two_problems_one():
+    """加快 … 刻不容缓 presses for action, not on what: one parent's proposals about one school (education equity,
+    food safety on campus) stay apart; two about the school's surroundings still agree."""
+    equity = {"公办": 2.8, "刻不容缓": 1.9, "均衡": 1.5, "加快": 1.2, "发展": 1.0}
+    food = {"刻不容缓": 2.7, "校园": 2.6, "安全监管": 2.2, "食品": 1.6, "加快": 1.2}
+    assert cluster.problem_similarity(equity, food, {"师大附中星城"}) == 0
+    traffic = {"整治": 1.5, "周边": 1.4, "力度": 1.2, "加快": 1.2, "斑马线": 0.9}
+    hazards = {"整治": 2.2, "周边": 1.4, "加快": 1.2, "环境恶劣": 1.0}
+    assert cluster.problem_similarity(traffic, hazards, {"师大附中星城"}) > 0.5
+
+
 def test_topics_sharing_an_estate_merge_on_problem_words():
     """Two topics of one estate whose centroids look alike only through the estate's words do not merge when a
     document bridges them; two topics of one problem family there do."""
@@ -338,3 +350,16 @@ def test_a_role_is_no_place():
                          terms={"高级技师": 3.9, "奖励": 2.2, "人才": 1.9, "技师": 1.5, "引进": 1.4, "政策": 1.2})
     assert reward.specific_places == []
     assert cluster.score(reward, topic, CFG) < CFG["join_threshold"]
+
+
+def test_a_street_areas_short_name_is_no_shared_place(engine):
+    """月亮岛 beside 月亮岛街道 is the street area written short: four nuisances at four estates of that area (a
+    window shop, a barbecue, a night stall, a building site) are not one problem, though 月亮岛 is a known name."""
+    assert area_stems(["A6区", "月亮岛街道", "月亮岛", "金桑园"]) == {"月亮岛"}
+    assert area_stems(["A2区", "暮云镇", "丽发新城"]) == {"暮云"}
+    assert area_stems(["丽发新城", "劳动东路"]) == set()
+    with session_scope() as session:
+        doc = add_doc(session, "A6区金桑园小区楼下夜宵摊扰民严重", "月亮岛街道金桑园小区楼下夜宵摊每晚扰民。",
+                      places=["A6区", "金桑园", "月亮岛街道", "月亮岛"], process=False)
+        f = features_of(doc)
+    assert "月亮岛" not in f.specific_places and "金桑园" in f.specific_places
