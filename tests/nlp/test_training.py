@@ -35,18 +35,25 @@ def test_saved_model_loads_and_predicts_the_same(tmp_path, tiny_examples):
     assert (tmp_path / "pretrained" / "config.json").is_file()
 
 
+def _round_trip_with_pooling(tmp_path, tiny_model, tiny_examples, pooling: str) -> Classifier:
+    """Train briefly with ``pooling``: heads twice as wide, the setting stored, the saved model predicting the same."""
+    summary, trained = train_pipeline([], tiny_examples[:40], tmp_path, tiny_config(epochs=2, pooling=pooling),
+                                      log=lambda m: None, encoder_dir=tiny_model[0] / "pretrained")
+    assert summary["config"]["pooling"] == pooling
+    loaded = Classifier.load(tmp_path)
+    assert loaded.model.pooling == pooling
+    for head in ("topic", "appeal"):
+        assert loaded.model.heads[head].in_features == 2 * loaded.model.encoder.config.hidden_size
+    items = [(e.title, e.text) for e in tiny_examples[:10]]
+    assert [(p.topic, p.appeal) for p in trained.predict(items)] == [(p.topic, p.appeal) for p in loaded.predict(items)]
+    return loaded
+
+
 def test_title_pooling_round_trips_and_reads_the_title(tmp_path, tiny_model, tiny_examples):
     """``pooling="mean+title"``: heads twice as wide, the setting stored, the saved model predicting the same."""
     from nlp.classifier import title_mask
 
-    summary, trained = train_pipeline([], tiny_examples[:40], tmp_path, tiny_config(epochs=2, pooling="mean+title"),
-                                      log=lambda m: None, encoder_dir=tiny_model[0] / "pretrained")
-    assert summary["config"]["pooling"] == "mean+title"
-    loaded = Classifier.load(tmp_path)
-    assert loaded.model.pooling == "mean+title"
-    assert loaded.model.heads["topic"].in_features == 2 * loaded.model.encoder.config.hidden_size
-    items = [(e.title, e.text) for e in tiny_examples[:10]]
-    assert [p.appeal for p in trained.predict(items)] == [p.appeal for p in loaded.predict(items)]
+    loaded = _round_trip_with_pooling(tmp_path, tiny_model, tiny_examples, "mean+title")
     # the title segment: [CLS] title [SEP] (type 0) and not the body; without segments, the first token
     mask = torch.tensor([[1, 1, 1, 1, 1, 0]])
     types = torch.tensor([[0, 0, 0, 1, 1, 0]])
@@ -60,14 +67,7 @@ def test_max_pooling_round_trips_and_ignores_padding(tmp_path, tiny_model, tiny_
     """``pooling="mean+max"``: the per-feature maximum over real tokens only; stored and reloaded."""
     from nlp.classifier import max_pool
 
-    summary, trained = train_pipeline([], tiny_examples[:40], tmp_path, tiny_config(epochs=2, pooling="mean+max"),
-                                      log=lambda m: None, encoder_dir=tiny_model[0] / "pretrained")
-    assert summary["config"]["pooling"] == "mean+max"
-    loaded = Classifier.load(tmp_path)
-    assert loaded.model.pooling == "mean+max"
-    assert loaded.model.heads["appeal"].in_features == 2 * loaded.model.encoder.config.hidden_size
-    items = [(e.title, e.text) for e in tiny_examples[:10]]
-    assert [p.topic for p in trained.predict(items)] == [p.topic for p in loaded.predict(items)]
+    _round_trip_with_pooling(tmp_path, tiny_model, tiny_examples, "mean+max")
     # a padded position with a larger value never wins
     hidden = torch.tensor([[[1.0, -2.0], [3.0, -1.0], [9.0, 9.0]]])
     mask = torch.tensor([[1, 1, 0]])
