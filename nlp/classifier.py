@@ -29,11 +29,16 @@ log = logging.getLogger("minsheng.nlp")
 BUNDLED_DIR = Path(__file__).parent / "models"
 META_FILE = "minsheng.json"
 HEADS_FILE = "heads.safetensors"
+#: Key prefix of the wide path's weights in ``HEADS_FILE`` (no head is called so).
+WIDE_KEY = "_wide"
 FORMAT = 1
 #: Share of the body budget kept from the start of a long message; the rest comes from its end,
 #: where writers put their request ("take the one the writer's last request asks for").
 HEAD_SHARE = 0.7
 TITLE_MAX = 32
+#: Words of a message the wide path's bag reads: the whole of nearly every message, where the encoder
+#: sees ``max_length`` pieces (half the messages are longer than 128).
+WIDE_MAX_WORDS = 1000
 
 
 class ModelDirError(RuntimeError):
@@ -78,22 +83,64 @@ def title_mask(attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None
     return attention_mask * (token_type_ids == 0).to(attention_mask.dtype)
 
 
+#: Multiplier of the bigram hash over word-piece ids (any odd number well above the vocabulary size).
+BIGRAM_PRIME = 1_000_003
+
+
+class WidePath(nn.Module):
+    """A linear layer over the input's bag of word pieces and hashed word-piece bigrams, added to the heads' logits.
+
+    Why: the encoder's mean of token states blurs the few words that decide a label (咨询, 举报, 建议 in a title);
+    a bag of n-grams keeps each of them as its own feature, as the TF-IDF baseline does. Trained jointly with the
+    encoder ("wide and deep"); starts at zero so it only adds what the encoder lacks. The bag is the model's own
+    input ids (no second tokenisation), L2-normalised like a TF-IDF row.
+    """
+
+    def __init__(self, vocab_size: int, buckets: int, outputs: int):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.buckets = buckets
+        self.pad = vocab_size + buckets
+        self.bag = nn.EmbeddingBag(self.pad + 1, outputs, mode="sum", padding_idx=self.pad)
+        nn.init.zeros_(self.bag.weight)
+
+    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        valid = attention_mask.bool()
+        unigrams = input_ids.masked_fill(~valid, self.pad)
+        pair_valid = valid[:, :-1] & valid[:, 1:]
+        bigrams = self.vocab_size + (input_ids[:, :-1] * BIGRAM_PRIME + input_ids[:, 1:]) % self.buckets
+        return torch.cat([unigrams, bigrams.masked_fill(~pair_valid, self.pad)], 1)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        feats = self.features(input_ids, attention_mask)
+        count = (feats != self.pad).sum(1, keepdim=True).clamp(min=1).to(self.bag.weight.dtype)
+        return self.bag(feats) / count.sqrt()
+
+
 class MultiHead(nn.Module):
-    """Encoder + dropout + one linear layer per head over the pooled token states (see ``POOLINGS``)."""
+    """Encoder + dropout + one linear layer per head over the pooled token states (see ``POOLINGS``),
+    plus, when ``wide_buckets`` > 0, a :class:`WidePath` over the input's word pieces and bigrams."""
 
     def __init__(self, encoder: nn.Module, labels: dict[str, Sequence[str]], dropout: float = 0.1,
-                 pooling: str = "mean"):
+                 pooling: str = "mean", wide_buckets: int = 0):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; one of {', '.join(POOLINGS)}")
+        if wide_buckets < 0:
+            raise ValueError(f"wide_buckets must be 0 (no wide path) or positive, not {wide_buckets}")
         self.encoder = encoder
         self.pooling = pooling
         self.labels = {k: list(v) for k, v in labels.items()}
         width = encoder.config.hidden_size * (1 if pooling == "mean" else 2)
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({name: nn.Linear(width, len(classes)) for name, classes in self.labels.items()})
+        self.wide_buckets = wide_buckets
+        self.wide = (WidePath(encoder.config.vocab_size, wide_buckets, sum(len(c) for c in self.labels.values()))
+                     if wide_buckets else None)
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None) -> dict[str, torch.Tensor]:
+    def forward(self, input_ids, attention_mask, token_type_ids=None, wide_ids=None,
+                wide_mask=None) -> dict[str, torch.Tensor]:
+        """Logits per head; the wide path reads ``wide_ids`` (the whole message) when given, else ``input_ids``."""
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None and getattr(self.encoder.config, "type_vocab_size", 0) > 1:
             kwargs["token_type_ids"] = token_type_ids
@@ -104,7 +151,12 @@ class MultiHead(nn.Module):
         elif self.pooling == "mean+max":
             pooled = torch.cat([pooled, max_pool(hidden, attention_mask)], -1)
         pooled = self.dropout(pooled)
-        return {name: head(pooled) for name, head in self.heads.items()}
+        out = {name: head(pooled) for name, head in self.heads.items()}
+        if self.wide is not None:
+            bag = self.wide(input_ids, attention_mask) if wide_ids is None else self.wide(wide_ids, wide_mask)
+            parts = bag.split([len(c) for c in self.labels.values()], -1)
+            out = {name: out[name] + part.to(out[name].dtype) for name, part in zip(self.labels, parts)}
+        return out
 
 
 def _quiet() -> None:
@@ -153,36 +205,55 @@ class Classifier:
 
     # -- inputs -------------------------------------------------------------------------------
     def prepare(self, title: str, body: str, title_tokens: list[str] | None = None,
-                body_tokens: list[str] | None = None) -> tuple[str, str]:
-        """The (first, second) strings the tokenizer receives, already cut to fit ``max_length``."""
+                body_tokens: list[str] | None = None) -> tuple[str, ...]:
+        """The (first, second) strings the tokenizer receives, already cut to fit ``max_length``; with a
+        wide path, a third: the title and body as the wide path's bag reads them (``WIDE_MAX_WORDS``)."""
+        wide = self.model.wide is not None
         if self.pre_tokenize == "jieba":
             from nlp.segment import tokenize
 
             t = (title_tokens if title_tokens is not None else tokenize(title))[:TITLE_MAX]
-            b = body_tokens if body_tokens is not None else tokenize(body)
-            b = head_tail(b, max(8, self.max_length - 3 - len(t)))
-            return " ".join(t), " ".join(b)
+            full = body_tokens if body_tokens is not None else tokenize(body)
+            b = head_tail(full, max(8, self.max_length - 3 - len(t)))
+            pair = (" ".join(t), " ".join(b))
+            return (*pair, " ".join(t + head_tail(full, WIDE_MAX_WORDS))) if wide else pair
         t = (title or "")[: TITLE_MAX * 2]
-        return t, "".join(head_tail(list(body or ""), max(8, self.max_length - 3 - len(t))))
+        pair = (t, "".join(head_tail(list(body or ""), max(8, self.max_length - 3 - len(t)))))
+        return (*pair, t + "".join(head_tail(list(body or ""), WIDE_MAX_WORDS * 2))) if wide else pair
 
-    def encode(self, pairs: Sequence[tuple[str, str]]) -> dict[str, torch.Tensor]:
+    def encode(self, pairs: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
+        """Tokenizer output for prepared pairs; ``wide_ids``/``wide_mask`` too where they carry a wide text."""
         titles = [p[0] or "-" for p in pairs]
         bodies = [p[1] or "-" for p in pairs]
-        return self.tokenizer(
+        enc = dict(self.tokenizer(
             titles, bodies, truncation="longest_first", max_length=self.max_length,
             padding=True, return_tensors="pt",
-        )
+        ))
+        if self.model.wide is not None and pairs and all(len(p) > 2 for p in pairs):
+            wide = self.tokenizer([p[2] or "-" for p in pairs], add_special_tokens=False, padding=True,
+                                  truncation=True, max_length=WIDE_MAX_WORDS * 2, return_tensors="pt")
+            enc["wide_ids"], enc["wide_mask"] = wide["input_ids"], wide["attention_mask"]
+        return enc
+
+    def forward(self, enc: dict[str, torch.Tensor], device: torch.device | None = None) -> dict[str, torch.Tensor]:
+        """The network on an :meth:`encode` batch (moved to ``device`` when given)."""
+        def get(key: str):
+            value = enc.get(key)
+            return value.to(device) if value is not None and device is not None else value
+
+        return self.model(get("input_ids"), get("attention_mask"), get("token_type_ids"),
+                          get("wide_ids"), get("wide_mask"))
 
     # -- inference ----------------------------------------------------------------------------
     @torch.inference_mode()
-    def logits(self, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> dict[str, torch.Tensor]:
+    def logits(self, pairs: Sequence[tuple[str, ...]], batch_size: int = 64) -> dict[str, torch.Tensor]:
         """Logits per head for prepared pairs, in input order (batches sorted by length inside)."""
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         chunks: dict[str, list[torch.Tensor]] = {name: [] for name in self.model.labels}
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             enc = self.encode([pairs[i] for i in idx])
-            out = self.model(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids"))
+            out = self.forward(enc)
             for name, value in out.items():
                 chunks[name].append(value.float())
         inverse = torch.empty(len(order), dtype=torch.long)
@@ -192,7 +263,7 @@ class Classifier:
             for name, parts in chunks.items()
         }
 
-    def predict_pairs(self, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> list[Prediction]:
+    def predict_pairs(self, pairs: Sequence[tuple[str, ...]], batch_size: int = 64) -> list[Prediction]:
         if not pairs:
             return []
         logits = self.logits(pairs, batch_size)
@@ -235,8 +306,11 @@ class Classifier:
         self.tokenizer.save_pretrained(str(path))
         heads = {f"{name}.{k}": v.detach().float().contiguous() for name, head in self.model.heads.items()
                  for k, v in head.state_dict().items()}
+        if self.model.wide is not None:  # mostly zeros and small numbers: half precision halves 10-20 MB
+            heads[f"{WIDE_KEY}.weight"] = self.model.wide.bag.weight.detach().half().contiguous()
         save_file(heads, str(path / HEADS_FILE))
-        meta = dict(self.meta, format=FORMAT, labels=self.model.labels, pooling=self.model.pooling)
+        meta = dict(self.meta, format=FORMAT, labels=self.model.labels, pooling=self.model.pooling,
+                    wide_buckets=self.model.wide_buckets)
         meta.update(extra_meta or {})
         (path / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
@@ -252,10 +326,13 @@ class Classifier:
             )
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
         labels = meta.get("labels") or HEADS
-        model = MultiHead(load_encoder(path), labels, pooling=meta.get("pooling", "mean"))
+        model = MultiHead(load_encoder(path), labels, pooling=meta.get("pooling", "mean"),
+                          wide_buckets=int(meta.get("wide_buckets", 0)))
         state = load_file(str(path / HEADS_FILE))
         for name, head in model.heads.items():
             head.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.split(".", 1)[0] == name})
+        if model.wide is not None:
+            model.wide.bag.weight.data.copy_(state[f"{WIDE_KEY}.weight"].float())
         return cls(load_tokenizer(path), model, meta, path)
 
 

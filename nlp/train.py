@@ -63,6 +63,8 @@ class TrainConfig:
     label_smoothing: float = 0.05
     #: how the heads read the encoder's states (``nlp.classifier.POOLINGS``)
     pooling: str = "mean"
+    #: hash buckets of the wide path's word-piece bigrams (``nlp.classifier.WidePath``; 0 = no wide path)
+    wide_buckets: int = 0
     dropout: float = 0.1
     extra: dict = field(default_factory=dict)
 
@@ -336,7 +338,7 @@ def _accumulate(averaged: dict[str, torch.Tensor] | None, model: nn.Module, coun
 
 
 def finetune(classifier: Classifier, examples: Sequence[Example], cfg: TrainConfig, log: Log,
-             pairs: Sequence[tuple[str, str]] | None = None) -> dict:
+             pairs: Sequence[tuple[str, ...]] | None = None) -> dict:
     """Train heads and encoder together on labelled examples (a head skips examples without its label)."""
     dev = device()
     model = classifier.model.to(dev).train()
@@ -347,7 +349,7 @@ def finetune(classifier: Classifier, examples: Sequence[Example], cfg: TrainConf
     total = steps_per_epoch * cfg.epochs
     groups: dict[tuple[bool, bool], list] = {}
     for name, p in model.named_parameters():
-        groups.setdefault((name.startswith("heads."), p.ndim >= 2), []).append(p)
+        groups.setdefault((name.startswith(("heads.", "wide.")), p.ndim >= 2), []).append(p)
     # the heads start from zero knowledge: they learn faster than the (initialised) encoder
     opt = torch.optim.AdamW([
         {"params": params, "weight_decay": cfg.weight_decay if decay else 0.0,
@@ -362,15 +364,13 @@ def finetune(classifier: Classifier, examples: Sequence[Example], cfg: TrainConf
               for name in SINGLE_LABEL}
     started = time.monotonic()
     history = []
-    lengths = [len(a) + len(b) for a, b in pairs]
+    lengths = [len(p[0]) + len(p[1]) for p in pairs]
     averaged: dict[str, torch.Tensor] | None = None
     swa_start = max(0, cfg.epochs - cfg.swa_epochs)
     for epoch in range(cfg.epochs):
         total_loss = 0.0
         for idx in length_batches(lengths, cfg.batch, rng):
-            enc = classifier.encode([pairs[i] for i in idx])
-            types = enc.get("token_type_ids")
-            out = model(enc["input_ids"].to(dev), enc["attention_mask"].to(dev), None if types is None else types.to(dev))
+            out = classifier.forward(classifier.encode([pairs[i] for i in idx]), dev)
             loss = torch.zeros((), device=dev)
             for name in SINGLE_LABEL:
                 y = targets[name][idx].to(dev)
@@ -415,8 +415,8 @@ def fresh_classifier(encoder_dir: Path, cfg: TrainConfig, meta: dict) -> Classif
     limit = getattr(encoder.config, "max_position_embeddings", None)
     if limit and meta.get("max_length", 0) > limit:
         meta = dict(meta, max_length=limit)
-    return Classifier(load_tokenizer(encoder_dir), MultiHead(encoder, HEADS, cfg.dropout, cfg.pooling),
-                      dict(meta, pooling=cfg.pooling))
+    model = MultiHead(encoder, HEADS, cfg.dropout, cfg.pooling, cfg.wide_buckets)
+    return Classifier(load_tokenizer(encoder_dir), model, dict(meta, pooling=cfg.pooling, wide_buckets=cfg.wide_buckets))
 
 
 def reuse_encoder(encoder_dir: Path, out_dir: Path, log: Log) -> dict:

@@ -149,3 +149,31 @@ def test_weight_averaging_is_the_mean_of_the_snapshots():
         snapshots.append(value)
         averaged = _accumulate(averaged, layer, count)
     assert torch.allclose(averaged["weight"], torch.full((1, 2), sum(snapshots) / 3))
+
+
+def test_wide_path_round_trips_and_reads_only_real_pieces(tmp_path, tiny_model, tiny_examples):
+    """``wide_buckets``: a bag of word pieces and hashed bigrams beside the encoder, stored and reloaded;
+    padding adds no feature, and the bag moves the logits only once it has learnt something."""
+    from nlp.classifier import WidePath
+
+    summary, trained = train_pipeline([], tiny_examples[:40], tmp_path, tiny_config(epochs=2, wide_buckets=64),
+                                      log=lambda m: None, encoder_dir=tiny_model[0] / "pretrained")
+    assert summary["config"]["wide_buckets"] == 64
+    assert trained.model.wide.bag.weight.abs().sum() > 0  # it was trained
+    loaded = Classifier.load(tmp_path)
+    assert loaded.model.wide_buckets == 64 and loaded.model.wide is not None
+    items = [(e.title, e.text) for e in tiny_examples[:10]]
+    assert [(p.topic, p.appeal) for p in trained.predict(items)] == [(p.topic, p.appeal) for p in loaded.predict(items)]
+    # the bag reads the whole of a long message, where the encoder reads max_length pieces of it
+    long_body = "。".join(e.text for e in tiny_examples[:30])
+    enc = loaded.encode([loaded.prepare("标题", long_body)])
+    assert enc["input_ids"].shape[1] <= loaded.max_length < enc["wide_ids"].shape[1]
+
+    wide = WidePath(vocab_size=10, buckets=4, outputs=2)
+    ids, mask = torch.tensor([[2, 7, 3, 0]]), torch.tensor([[1, 1, 1, 0]])
+    feats = wide.features(ids, mask)
+    assert (feats != wide.pad).sum() == 3 + 2  # three pieces, two bigrams; the padded one is left out
+    assert all(10 <= int(f) < 14 for f in feats[0, 4:] if f != wide.pad)
+    assert wide(ids, mask).abs().sum() == 0  # starts at zero: the encoder alone decides at first
+    with pytest.raises(ValueError, match="wide_buckets"):
+        type(loaded.model)(loaded.model.encoder, {"topic": ["a"]}, wide_buckets=-1)
