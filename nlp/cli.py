@@ -134,6 +134,7 @@ def evaluate(
     annotations: Annotated[Optional[Path], typer.Option(help="标注文件（默认 nlp/data/annotations.jsonl）")] = None,
     baseline_only: Annotated[bool, typer.Option(help="只评估 TF-IDF 基线")] = False,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="把各项指标另存为 JSON")] = None,
+    jobs: Annotated[int, typer.Option(min=1, max=20, help="并行训练的折数（各进程平分 CPU 核）")] = 1,
 ) -> None:
     """k 折交叉验证：逐类精确率/召回率/F1、宏 F1、准确率与混淆矩阵，与 TF-IDF + 逻辑回归基线并列。"""
     from nlp import evaluate as ev
@@ -154,7 +155,7 @@ def evaluate(
     results = []
     if not baseline_only:
         _say(f"transformer: fine-tuning {encoder} per fold ({cfg.epochs} epochs)")
-        results.append(ev.cross_validate("transformer", gold, ann, folds, seed, ev.transformer_fit_predict(encoder, cfg, _say), _say))
+        results.append(ev.cross_validate("transformer", gold, ann, folds, seed, ev.transformer_fit_predict(encoder, cfg, _say), _say, jobs))
     results.append(ev.cross_validate("tfidf+lr", gold, ann, folds, seed, ev.baseline_fit_predict(), _say))
     figures = ev.report(results, typer.echo)
     if ann:

@@ -9,8 +9,11 @@ for the rules, the model and both together.
 from __future__ import annotations
 
 import copy
+import multiprocessing
+import os
 import random
 import time
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,21 +121,35 @@ FitPredict = Callable[[list[Example], list[Example]], Predictions]
 
 
 def cross_validate(name: str, gold: list[Example], annotations: list[Example], k: int, seed: int,
-                   fit_predict: FitPredict, log: Log) -> CVResult:
+                   fit_predict: FitPredict, log: Log, jobs: int = 1) -> CVResult:
+    """Fit and predict each fold; with ``jobs`` > 1 the folds run side by side in fresh processes.
+
+    Parallel folds need a picklable ``fit_predict`` (a module-level callable object); each process
+    gets an equal share of the cores, which a small model uses better than one process with all.
+    """
     gold_folds = assign_folds(gold, k, seed, "topic")
     annot_folds = assign_folds(annotations, k, seed, "appeal")
     result = CVResult(name, gold, annotations)
     result.gold_pred = {h: [None] * len(gold) for h in (*SINGLE_LABEL, "risk")}
     result.annot_pred = {h: [None] * len(annotations) for h in (*SINGLE_LABEL, "risk")}
     started = time.monotonic()
+    plans = []
     for fold in range(k):
         train = [e for e, f in zip(gold, gold_folds) if f != fold] + \
                 [e for e, f in zip(annotations, annot_folds) if f != fold]
         test_gold = [i for i, f in enumerate(gold_folds) if f == fold]
         test_annot = [i for i, f in enumerate(annot_folds) if f == fold]
         log(f"[{name}] fold {fold + 1}/{k}: train {len(train)}, test {len(test_gold)} gold + {len(test_annot)} annotations")
-        tests = [gold[i] for i in test_gold] + [annotations[i] for i in test_annot]
-        pred = fit_predict(train, tests)
+        plans.append((train, [gold[i] for i in test_gold] + [annotations[i] for i in test_annot], test_gold, test_annot))
+    if jobs > 1:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_limit_threads, initargs=(threads,)) as pool:
+            futures = [pool.submit(fit_predict, train, tests) for train, tests, _, _ in plans]
+            outputs = [f.result() for f in futures]
+    else:
+        outputs = [fit_predict(train, tests) for train, tests, _, _ in plans]
+    for (_, _, test_gold, test_annot), pred in zip(plans, outputs):
         for head, values in pred.items():
             for j, i in enumerate(test_gold):
                 result.gold_pred[head][i] = values[j]
@@ -140,6 +157,12 @@ def cross_validate(name: str, gold: list[Example], annotations: list[Example], k
                 result.annot_pred[head][i] = values[len(test_gold) + j]
     result.seconds = time.monotonic() - started
     return result
+
+
+def _limit_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 # -- the two contenders ----------------------------------------------------------------------------
@@ -161,28 +184,36 @@ def baseline_fit_predict(C: float = 10.0) -> FitPredict:
     return run
 
 
-def transformer_fit_predict(encoder_dir: Path, cfg, log: Log, risk_threshold: float = 0.5) -> FitPredict:
-    from nlp.train import encoder_meta, finetune, fresh_classifier, seed_everything
+class TransformerFitPredict:
+    """Fine-tune fresh heads on the encoder for one fold and predict its test part (picklable, for parallel folds)."""
 
-    meta = encoder_meta(encoder_dir, cfg)
-    pair_cache: dict[str, tuple[str, str]] = {}
+    def __init__(self, encoder_dir: Path, cfg, log: Log, risk_threshold: float = 0.5):
+        from nlp.train import encoder_meta
 
-    def run(train: list[Example], test: list[Example]) -> Predictions:
-        seed_everything(cfg.seed)
-        clf = fresh_classifier(encoder_dir, cfg, meta)
+        self.encoder_dir, self.cfg, self.log, self.risk_threshold = Path(encoder_dir), cfg, log, risk_threshold
+        self.meta = encoder_meta(self.encoder_dir, cfg)
+        self.pair_cache: dict[str, tuple[str, ...]] = {}
+
+    def __call__(self, train: list[Example], test: list[Example]) -> Predictions:
+        from nlp.train import finetune, fresh_classifier, seed_everything
+
+        seed_everything(self.cfg.seed)
+        clf = fresh_classifier(self.encoder_dir, self.cfg, self.meta)
         for e in (*train, *test):
             key = e.id + e.source
-            if key not in pair_cache:
-                pair_cache[key] = clf.prepare(e.title, e.text)
-        finetune(clf, train, cfg, log, pairs=[pair_cache[e.id + e.source] for e in train])
-        preds = clf.predict_pairs([pair_cache[e.id + e.source] for e in test])
+            if key not in self.pair_cache:
+                self.pair_cache[key] = clf.prepare(e.title, e.text)
+        finetune(clf, train, self.cfg, self.log, pairs=[self.pair_cache[e.id + e.source] for e in train])
+        preds = clf.predict_pairs([self.pair_cache[e.id + e.source] for e in test])
         return {
             "topic": [p.topic for p in preds], "sentiment": [p.sentiment for p in preds],
             "appeal": [p.appeal for p in preds],
-            "risk": [[f for f, s in p.risk_scores.items() if s >= risk_threshold] for p in preds],
+            "risk": [[f for f, s in p.risk_scores.items() if s >= self.risk_threshold] for p in preds],
         }
 
-    return run
+
+def transformer_fit_predict(encoder_dir: Path, cfg, log: Log, risk_threshold: float = 0.5) -> FitPredict:
+    return TransformerFitPredict(encoder_dir, cfg, log, risk_threshold)
 
 
 def rules_risk(examples: Sequence[Example]) -> list[list[str]]:
