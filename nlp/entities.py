@@ -52,7 +52,7 @@ _NOT_NAME = frozenset(
     "投诉 举报 咨询 建议 请求 要求 希望 居住 家住 来到 前往 经过 路过 靠近 紧邻 就是 属于 开车 坐车 "
     "公司 物业公司 物业 学校 医院 政府 开发商 单位 部门 银行 超市 酒店 中心 小区 社区 街道 村 路 马路 小镇 家乡 "
     "老家 城市 农村 乡村 县城 城区 市区 郊区 公寓 花园 广场 公园 幼儿园 校园 市政府 区政府 县政府 省政府 片区 家庭 "
-    "城乡 沿路 顺路 社会 国家 全国 全省 地区 区域 辖区 园区 景区 校区 厂区 住宅区 生活区 "
+    "城乡 沿路 顺路 社会 国家 全国 全省 地区 区域 辖区 园区 景区 校区 厂区 住宅区 生活区 宿舍区 办公区 "
     # nouns that start fragments (距铁路中心, 人多次向省, 主管部门省, 受害者怀疑西地省, 项目由省, 平台一处)
     "距 离 人 本人 个人 受害者 受害人 项目 主管部门 主管 官员 平台 进展 目前 为止 临街 沿街 临路 垃圾 高端 别墅 房东 "
     "二房东 安居 同时 时间 期间 以后 以前 之前 之后 当时 现在 今年 去年 明年 每天 天天 大家 邻居 全体 所有 多名 "
@@ -163,8 +163,8 @@ def _part_ok(part: list[tuple[str, str]], closed: bool) -> bool:
         return True
     last_word, last_pos = part[-1]
     if _ends_with(name, BROAD_ADMIN) and not _ends_with(name, ("社区", "街道", "小区", "园区", "校区", "景区")):
-        if last_pos == "ns" and len(last_word) >= 3:
-            return True  # 长沙市, 西地省 as one word
+        if (last_pos == "ns" or (last_pos in _PROPER_POS and len(part) == 1)) and len(last_word) >= 3:
+            return True  # 长沙市, 西地省 as one word; 岳麓区 too, which jieba tags as a person's name
         return any(_proper(w, p) for w, p in part[:-1]) or (len(last_word) > 1 and _proper(last_word[:-1], "x"))
     if not closed:  # the name before a masked code (五矿万境 K9县): no suffix, so a proper name and 3+ characters
         return len(name) >= 3 and any(_proper(w, p) for w, p in part)

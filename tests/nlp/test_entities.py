@@ -21,6 +21,8 @@ def test_compound_with_and_without_district_and_suffix_is_one_place():
 def test_administrative_chain_is_split_into_units():
     assert places("位于A市A2区桂花坪街道的景蓉华苑") == ["A市", "A2区", "桂花坪街道", "景蓉华苑"]
     assert places("A市经开区的黄兴镇蓝田村") == ["A市", "经开区", "黄兴镇", "蓝田村"]
+    # jieba tags 岳麓区 as a person's name (nr): a one-word district is still a district
+    assert places("家住A市岳麓区咸嘉湖街道") == ["A市", "岳麓区", "咸嘉湖街道"]
 
 
 def test_roads():
