@@ -134,7 +134,15 @@ def _split_parts(words: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
     return parts
 
 
+#: A unit jieba glued to the suffix of the unit before it (A8县 + 市资福镇 for A8县市 + 资福镇): the leading
+#: character goes when what remains is a whole lower-level unit (市中区 stays: 中区 is too short).
+_GLUED_LEAD = re.compile(r"^[市县区]([\u4e00-\u9fff]{2,}(?:镇|乡|村|街道|社区))$")
+
+
 def normalise_place(name: str) -> str:
+    glued = _GLUED_LEAD.match(name)
+    if glued:
+        name = glued.group(1)
     for s in STRIP_SUFFIXES:
         if name.endswith(s) and len(name) - len(s) >= 2:
             return name[: -len(s)]

@@ -23,6 +23,8 @@ def test_administrative_chain_is_split_into_units():
     assert places("A市经开区的黄兴镇蓝田村") == ["A市", "经开区", "黄兴镇", "蓝田村"]
     # jieba tags 岳麓区 as a person's name (nr): a one-word district is still a district
     assert places("家住A市岳麓区咸嘉湖街道") == ["A市", "岳麓区", "咸嘉湖街道"]
+    # jieba reads A8县市资福镇 as A8县 + 市资福镇: the county-level city's 市 is not part of the town
+    assert places("A8县市资福镇的村民") == ["A8县", "资福镇"]
 
 
 def test_roads():
