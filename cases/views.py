@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -490,45 +491,53 @@ def _citizen_done(request: Request, case: Case, code: str, message: str, ok: boo
                   status_code=status_code)
 
 
-@router.post("/track/{number}/rate", include_in_schema=False, dependencies=[Depends(csrf_protect)])
-async def citizen_rate(request: Request, number: str, session: Session = Depends(get_session)):
-    f = await _citizen_form(request)
-    case = _citizen_case(request, session, number, f.get("code", ""))
+def _rate(session: Session, case: Case, f: dict[str, str]) -> str:
+    rating = public.rate(session, case, f.get("rating"), f.get("reason_code"), f.get("comment"))
+    after = {"closed": "诉求已办结。", "reopened": "已发回承办部门重新办理。", "appealed": "已提交督办部门复查。"}
+    return f"感谢您的评价（{public.RATINGS[rating.rating]}）。{after.get(case.status, '')}"
+
+
+def _appeal(session: Session, case: Case, f: dict[str, str]) -> str:
+    public.appeal(session, case, f.get("reason"))
+    return "复查申请已提交，督办部门将进行审查。"
+
+
+def _material(session: Session, case: Case, f: dict[str, str]) -> str:
+    public.supply_material(session, case, f.get("material"))
+    return "补充材料已提交，承办部门恢复办理计时。"
+
+
+def _citizen_action(request: Request, session: Session, number: str, f: dict[str, str], act) -> Response:
+    """The query-code check (argon2) and the database work of one citizen action; runs in the thread pool."""
+    code = f.get("code", "")
+    case = _citizen_case(request, session, number, code)
     try:
-        rating = public.rate(session, case, f.get("rating"), f.get("reason_code"), f.get("comment"))
+        message = act(session, case, f)
     except CaseError as exc:
         session.rollback()
-        return _citizen_done(request, case, f.get("code", ""), exc.message, ok=False, status_code=exc.status)
+        return _citizen_done(request, case, code, exc.message, ok=False, status_code=exc.status)
     session.commit()
-    after = {"closed": "诉求已办结。", "reopened": "已发回承办部门重新办理。", "appealed": "已提交督办部门复查。"}
-    return _citizen_done(request, case, f.get("code", ""),
-                         f"感谢您的评价（{public.RATINGS[rating.rating]}）。{after.get(case.status, '')}")
+    return _citizen_done(request, case, code, message)
+
+
+async def _citizen_post(request: Request, session: Session, number: str, act) -> Response:
+    # Reading the body is async; argon2 and a write that may wait on a lock must not stall the event loop.
+    return await run_in_threadpool(_citizen_action, request, session, number, await _citizen_form(request), act)
+
+
+@router.post("/track/{number}/rate", include_in_schema=False, dependencies=[Depends(csrf_protect)])
+async def citizen_rate(request: Request, number: str, session: Session = Depends(get_session)):
+    return await _citizen_post(request, session, number, _rate)
 
 
 @router.post("/track/{number}/appeal", include_in_schema=False, dependencies=[Depends(csrf_protect)])
 async def citizen_appeal(request: Request, number: str, session: Session = Depends(get_session)):
-    f = await _citizen_form(request)
-    case = _citizen_case(request, session, number, f.get("code", ""))
-    try:
-        public.appeal(session, case, f.get("reason"))
-    except CaseError as exc:
-        session.rollback()
-        return _citizen_done(request, case, f.get("code", ""), exc.message, ok=False, status_code=exc.status)
-    session.commit()
-    return _citizen_done(request, case, f.get("code", ""), "复查申请已提交，督办部门将进行审查。")
+    return await _citizen_post(request, session, number, _appeal)
 
 
 @router.post("/track/{number}/material", include_in_schema=False, dependencies=[Depends(csrf_protect)])
 async def citizen_material(request: Request, number: str, session: Session = Depends(get_session)):
-    f = await _citizen_form(request)
-    case = _citizen_case(request, session, number, f.get("code", ""))
-    try:
-        public.supply_material(session, case, f.get("material"))
-    except CaseError as exc:
-        session.rollback()
-        return _citizen_done(request, case, f.get("code", ""), exc.message, ok=False, status_code=exc.status)
-    session.commit()
-    return _citizen_done(request, case, f.get("code", ""), "补充材料已提交，承办部门恢复办理计时。")
+    return await _citizen_post(request, session, number, _material)
 
 
 # --- JSON API ------------------------------------------------------------------------------------
