@@ -186,15 +186,22 @@ async def _read_files(form) -> list[tuple[str | None, bytes]]:
 @router.post("/console/cases/{case_id}/act", include_in_schema=False, dependencies=[Depends(csrf_protect)])
 async def case_act(request: Request, case_id: int, session: Session = Depends(get_session),
                    user: User = Depends(require_roles(*STAFF))):
+    # The body (and an answer's attachments) is read here; the database work runs in the thread pool.
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    uploads = await _read_files(form) if values.get("action") == "answer" else []
+    return await run_in_threadpool(_case_act, request, case_id, session, user, values, uploads)
+
+
+def _case_act(request: Request, case_id: int, session: Session, user: User, values: dict[str, str],
+              uploads: list[tuple[str | None, bytes]]):
     action = values.pop("action", "")
     actor = _actor(user)
     back = values.pop("back", "")
     try:
         case = service.get_case(session, case_id, actor)
         if action == "answer":
-            service.answer(session, case, actor, values.get("body", ""), await _read_files(form))
+            service.answer(session, case, actor, values.get("body", ""), uploads)
         elif action == "extension":
             service.request_extension(session, case, actor, values.get("days"), values.get("reason"))
         else:
@@ -218,11 +225,15 @@ async def case_act(request: Request, case_id: int, session: Session = Depends(ge
 @router.post("/console/cases/{case_id}/identity", include_in_schema=False, dependencies=[Depends(csrf_protect)])
 async def reveal_identity(request: Request, case_id: int, session: Session = Depends(get_session),
                           user: User = Depends(require_roles("supervisor"))):
-    form = await request.form()
+    purpose = str((await request.form()).get("purpose", ""))
+    return await run_in_threadpool(_reveal_identity, request, case_id, session, user, purpose)
+
+
+def _reveal_identity(request: Request, case_id: int, session: Session, user: User, purpose: str):
     actor = _actor(user)
     try:
         case = service.get_case(session, case_id, actor)
-        contact = service.reveal_identity(session, case, actor, str(form.get("purpose", "")))
+        contact = service.reveal_identity(session, case, actor, purpose)
     except CaseError as exc:
         session.rollback()
         case = session.get(Case, case_id)
@@ -281,8 +292,13 @@ def supervise(request: Request, session: Session = Depends(get_session),
 async def extension_decide(request: Request, extension_id: int, session: Session = Depends(get_session),
                            user: User = Depends(require_roles("supervisor"))):
     form = await request.form()
+    return await run_in_threadpool(_extension_decide, request, extension_id, session, user,
+                                   form.get("approve") == "1", str(form.get("note", "")))
+
+
+def _extension_decide(request: Request, extension_id: int, session: Session, user: User, approve: bool, note: str):
     try:
-        service.decide_extension(session, extension_id, _actor(user), form.get("approve") == "1", str(form.get("note", "")))
+        service.decide_extension(session, extension_id, _actor(user), approve, note)
     except CaseError as exc:
         session.rollback()
         return _error_page(request, exc)
@@ -385,6 +401,10 @@ def _clocks_from_form(values: dict[str, str]) -> list[dict[str, Any]]:
 @router.post("/console/admin/sla", include_in_schema=False, dependencies=[Depends(csrf_protect)])
 async def sla_save(request: Request, session: Session = Depends(get_session), user: User = Depends(require_roles("admin"))):
     values = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    return await run_in_threadpool(_sla_save, request, session, user, values)
+
+
+def _sla_save(request: Request, session: Session, user: User, values: dict[str, str]):
     try:
         if values.get("form") == "options":
             for key in options.DEFAULTS:
@@ -424,7 +444,11 @@ def _holidays_render(request: Request, session: Session, error: str | None = Non
 async def holidays_save(request: Request, session: Session = Depends(get_session),
                         user: User = Depends(require_roles("admin"))):
     form = await request.form()
-    text, year = str(form.get("schedule", "")), str(form.get("year", ""))
+    return await run_in_threadpool(_holidays_save, request, session, user, str(form.get("schedule", "")),
+                                   str(form.get("year", "")))
+
+
+def _holidays_save(request: Request, session: Session, user: User, text: str, year: str):
     try:
         if not year.isdigit():
             raise InvalidInput("请选择年份。")
@@ -454,6 +478,10 @@ def _routing_render(request: Request, session: Session, error: str | None = None
 async def routing_save(request: Request, session: Session = Depends(get_session),
                        user: User = Depends(require_roles("admin"))):
     v = {k: x for k, x in (await request.form()).items() if isinstance(x, str)}
+    return await run_in_threadpool(_routing_save, request, session, user, v)
+
+
+def _routing_save(request: Request, session: Session, user: User, v: dict[str, str]):
     try:
         routing.save_rule(session, f"user:{user.id}", rule_id=int(v["rule_id"]) if v.get("rule_id", "").isdigit() else None,
                           name=v.get("name", ""), position=int(v["position"]) if v.get("position", "").isdigit() else 100,

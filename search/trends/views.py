@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Depends, Form, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -442,7 +443,9 @@ async def form_split(request: Request, topic_id: int, session: Session = Depends
 
     def go():
         return service.split(session, topic_id, _ids(",".join(ids), "信息编号"), user, title)
-    return _form_action(request, session, topic_id, go, ok="已拆分为新的热点问题。", goto=lambda new: new.id)
+    # the form is read here; the split (a database write) runs in the thread pool, off the event loop
+    return await run_in_threadpool(_form_action, request, session, topic_id, go, ok="已拆分为新的热点问题。",
+                                   goto=lambda new: new.id)
 
 
 @router.post("/hot-topics/{topic_id}/master-case", include_in_schema=False, dependencies=[Depends(csrf_protect)])

@@ -110,6 +110,15 @@ def test_topic_detail_and_analyst_edits(client, world, engine):
     assert r.status_code == 400 and "无法识别" in r.text
     r = client.post(f"/hot-topics/{big}/merge", data={"topic_ids": str(small)}, follow_redirects=False)
     assert r.status_code == 403  # no CSRF token
+    # the split form: nothing chosen shows the page again with the reason; a good split leads to the new topic
+    r = client.post(f"/hot-topics/{big}/split", data={"csrf_token": csrf_token(client)})
+    assert r.status_code == 400 and "信息" in r.text
+    r = client.post(f"/hot-topics/{big}/split", follow_redirects=False, data={
+        "document_ids": [str(d) for d in world["big_docs"][:2]], "title": "表单拆分", "csrf_token": csrf_token(client)})
+    assert r.status_code == 303 and r.headers["location"].startswith("/hot-topics/")
+    split_id = int(r.headers["location"].split("/")[2].split("?")[0])
+    with session_scope(engine) as s:
+        assert s.get(HotTopic, split_id).size == 2 and s.get(HotTopic, split_id).title == "表单拆分"
 
 
 def test_csrf_required_on_api_posts_from_browser(client, world):
