@@ -33,7 +33,8 @@ HEADS_FILE = "heads.safetensors"
 WIDE_KEY = "_wide"
 FORMAT = 1
 #: Share of the body budget kept from the start of a long message; the rest comes from its end,
-#: where writers put their request ("take the one the writer's last request asks for").
+#: where writers put their request ("take the one the writer's last request asks for"). A model stores
+#: its own (``head_share`` in ``minsheng.json``); this is the value of models that store none.
 HEAD_SHARE = 0.7
 TITLE_MAX = 32
 #: Words of a message the wide path's bag reads: the whole of nearly every message, where the encoder
@@ -184,11 +185,11 @@ def load_tokenizer(path: Path):
     return AutoTokenizer.from_pretrained(str(path))
 
 
-def head_tail(items: list, budget: int) -> list:
-    """Keep the start and the end of a long sequence (see ``HEAD_SHARE``)."""
+def head_tail(items: list, budget: int, head_share: float = HEAD_SHARE) -> list:
+    """Keep the start and the end of a long sequence: ``head_share`` of ``budget`` from the start."""
     if len(items) <= budget:
         return items
-    head = int(budget * HEAD_SHARE)
+    head = int(budget * head_share)
     return items[:head] + items[len(items) - (budget - head):]
 
 
@@ -202,6 +203,7 @@ class Classifier:
         self.path = path
         self.max_length = int(meta.get("max_length", 128))
         self.pre_tokenize = meta.get("pre_tokenize", "jieba")
+        self.head_share = float(meta.get("head_share", HEAD_SHARE))
 
     # -- inputs -------------------------------------------------------------------------------
     def prepare(self, title: str, body: str, title_tokens: list[str] | None = None,
@@ -214,12 +216,12 @@ class Classifier:
 
             t = (title_tokens if title_tokens is not None else tokenize(title))[:TITLE_MAX]
             full = body_tokens if body_tokens is not None else tokenize(body)
-            b = head_tail(full, max(8, self.max_length - 3 - len(t)))
+            b = head_tail(full, max(8, self.max_length - 3 - len(t)), self.head_share)
             pair = (" ".join(t), " ".join(b))
-            return (*pair, " ".join(t + head_tail(full, WIDE_MAX_WORDS))) if wide else pair
+            return (*pair, " ".join(t + head_tail(full, WIDE_MAX_WORDS, self.head_share))) if wide else pair
         t = (title or "")[: TITLE_MAX * 2]
-        pair = (t, "".join(head_tail(list(body or ""), max(8, self.max_length - 3 - len(t)))))
-        return (*pair, t + "".join(head_tail(list(body or ""), WIDE_MAX_WORDS * 2))) if wide else pair
+        pair = (t, "".join(head_tail(list(body or ""), max(8, self.max_length - 3 - len(t)), self.head_share)))
+        return (*pair, t + "".join(head_tail(list(body or ""), WIDE_MAX_WORDS * 2, self.head_share))) if wide else pair
 
     def encode(self, pairs: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
         """Tokenizer output for prepared pairs; ``wide_ids``/``wide_mask`` too where they carry a wide text."""

@@ -65,6 +65,8 @@ class TrainConfig:
     pooling: str = "mean"
     #: hash buckets of the wide path's word-piece bigrams (``nlp.classifier.WidePath``; 0 = no wide path)
     wide_buckets: int = 0
+    #: share of a long body's budget taken from its start (the rest from its end; ``nlp.classifier.HEAD_SHARE``)
+    head_share: float = 0.7
     dropout: float = 0.1
     extra: dict = field(default_factory=dict)
 
@@ -416,7 +418,8 @@ def fresh_classifier(encoder_dir: Path, cfg: TrainConfig, meta: dict) -> Classif
     if limit and meta.get("max_length", 0) > limit:
         meta = dict(meta, max_length=limit)
     model = MultiHead(encoder, HEADS, cfg.dropout, cfg.pooling, cfg.wide_buckets)
-    return Classifier(load_tokenizer(encoder_dir), model, dict(meta, pooling=cfg.pooling, wide_buckets=cfg.wide_buckets))
+    return Classifier(load_tokenizer(encoder_dir), model,
+                      dict(meta, pooling=cfg.pooling, wide_buckets=cfg.wide_buckets, head_share=cfg.head_share))
 
 
 def reuse_encoder(encoder_dir: Path, out_dir: Path, log: Log) -> dict:

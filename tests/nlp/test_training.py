@@ -177,3 +177,33 @@ def test_wide_path_round_trips_and_reads_only_real_pieces(tmp_path, tiny_model, 
     assert wide(ids, mask).abs().sum() == 0  # starts at zero: the encoder alone decides at first
     with pytest.raises(ValueError, match="wide_buckets"):
         type(loaded.model)(loaded.model.encoder, {"topic": ["a"]}, wide_buckets=-1)
+
+
+def test_head_share_is_stored_and_sets_how_much_of_a_long_body_comes_from_its_end(tmp_path, tiny_model, tiny_examples):
+    """``head_share``: the share of a long body's budget read from its start; stored with the model, and
+    a model that stores none (trained before the setting existed) reads as before (``HEAD_SHARE``)."""
+    from nlp.classifier import HEAD_SHARE, head_tail
+
+    assert head_tail(list(range(10)), 4, 0.5) == [0, 1, 8, 9]
+    assert HEAD_SHARE == 0.7 and head_tail(list(range(20)), 10) == [0, 1, 2, 3, 4, 5, 6, 17, 18, 19]
+    assert head_tail([1, 2], 4, 0.1) == [1, 2]
+    summary, trained = train_pipeline([], tiny_examples[:20], tmp_path, tiny_config(epochs=1, head_share=0.25),
+                                      log=lambda m: None, encoder_dir=tiny_model[0] / "pretrained")
+    assert summary["config"]["head_share"] == 0.25
+    loaded = Classifier.load(tmp_path)
+    assert loaded.head_share == 0.25
+    body = "。".join(f"第{i}句话" for i in range(200))
+    first, last = body.split("。")[0], body.split("。")[-1]
+    assert last in loaded.prepare("标题", body)[1].replace(" ", "")
+    # a model without the setting keeps 70 % of the budget for the start
+    meta_path = tmp_path / "minsheng.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    del meta["head_share"]
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    old = Classifier.load(tmp_path)
+    assert old.head_share == HEAD_SHARE
+    assert first in old.prepare("标题", body)[1].replace(" ", "")
+    # the same budget, split differently: more of the end with the smaller share
+    new_body, old_body = loaded.prepare("标题", body)[1], old.prepare("标题", body)[1]
+    assert len(new_body.split()) == len(old_body.split()) and new_body != old_body
+    assert new_body.split()[-5:] == old_body.split()[-5:]
