@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nlp.classifier import META_FILE, Classifier, MultiHead, load_encoder, load_tokenizer
+from nlp.classifier import HEAD_SHARE, META_FILE, Classifier, MultiHead, load_encoder, load_tokenizer
 from nlp.corpus import Example
 from nlp.labels import HEADS, SINGLE_LABEL
 from nlp.segment import tokenize
@@ -66,7 +66,7 @@ class TrainConfig:
     #: hash buckets of the wide path's word-piece bigrams (``nlp.classifier.WidePath``; 0 = no wide path)
     wide_buckets: int = 0
     #: share of a long body's budget taken from its start (the rest from its end; ``nlp.classifier.HEAD_SHARE``)
-    head_share: float = 0.7
+    head_share: float = HEAD_SHARE
     dropout: float = 0.1
     extra: dict = field(default_factory=dict)
 
