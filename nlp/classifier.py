@@ -18,11 +18,15 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from nlp.labels import HEADS, SINGLE_LABEL
+
+if TYPE_CHECKING:
+    from nlp.linear import LinearCompanion
 
 log = logging.getLogger("minsheng.nlp")
 
@@ -204,13 +208,20 @@ class Classifier:
         self.max_length = int(meta.get("max_length", 128))
         self.pre_tokenize = meta.get("pre_tokenize", "jieba")
         self.head_share = float(meta.get("head_share", HEAD_SHARE))
+        #: the linear companion (``nlp.linear``) whose log-probabilities are averaged with the network's
+        self.linear: LinearCompanion | None = None
+
+    @property
+    def reads_whole_message(self) -> bool:
+        """Whether :meth:`prepare` adds the whole message (for the wide path or the linear companion)."""
+        return self.model.wide is not None or self.linear is not None or bool(self.meta.get("linear_C"))
 
     # -- inputs -------------------------------------------------------------------------------
     def prepare(self, title: str, body: str, title_tokens: list[str] | None = None,
                 body_tokens: list[str] | None = None) -> tuple[str, ...]:
         """The (first, second) strings the tokenizer receives, already cut to fit ``max_length``; with a
         wide path, a third: the title and body as the wide path's bag reads them (``WIDE_MAX_WORDS``)."""
-        wide = self.model.wide is not None
+        wide = self.reads_whole_message
         if self.pre_tokenize == "jieba":
             from nlp.segment import tokenize
 
@@ -246,10 +257,37 @@ class Classifier:
         return self.model(get("input_ids"), get("attention_mask"), get("token_type_ids"),
                           get("wide_ids"), get("wide_mask"))
 
+    def companion_words(self, pair: tuple[str, ...]) -> list[str]:
+        """The words of a prepared message the linear companion reads (the whole message where prepared so)."""
+        text = pair[2] if len(pair) > 2 else f"{pair[0]} {pair[1]}"
+        if self.pre_tokenize == "jieba":
+            return text.split()
+        from nlp.segment import tokenize
+
+        return tokenize(text)
+
     # -- inference ----------------------------------------------------------------------------
+    def fuse(self, logits: dict[str, torch.Tensor], pairs: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
+        """The network's logits with the linear companion's averaged in, as log-probabilities, for the heads
+        the companion has (risk stays the network's); unchanged without a companion."""
+        if self.linear is None or not pairs:
+            return logits
+        linear = self.linear.logits([self.companion_words(p) for p in pairs])
+        out = dict(logits)
+        for name, values in linear.items():
+            if name in out:
+                companion = torch.from_numpy(values).float()
+                out[name] = (torch.log_softmax(out[name], -1) + torch.log_softmax(companion, -1)) / 2
+        return out
+
     @torch.inference_mode()
     def logits(self, pairs: Sequence[tuple[str, ...]], batch_size: int = 64) -> dict[str, torch.Tensor]:
-        """Logits per head for prepared pairs, in input order (batches sorted by length inside)."""
+        """Logits per head for prepared pairs, in input order: the network's fused with the companion's."""
+        return self.fuse(self.net_logits(pairs, batch_size), pairs)
+
+    @torch.inference_mode()
+    def net_logits(self, pairs: Sequence[tuple[str, ...]], batch_size: int = 64) -> dict[str, torch.Tensor]:
+        """The network's own logits per head for prepared pairs, in input order (batches sorted by length)."""
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         chunks: dict[str, list[torch.Tensor]] = {name: [] for name in self.model.labels}
         for start in range(0, len(order), batch_size):
@@ -268,11 +306,15 @@ class Classifier:
     def predict_pairs(self, pairs: Sequence[tuple[str, ...]], batch_size: int = 64) -> list[Prediction]:
         if not pairs:
             return []
-        logits = self.logits(pairs, batch_size)
+        return self.predictions(self.logits(pairs, batch_size))
+
+    def predictions(self, logits: dict[str, torch.Tensor]) -> list[Prediction]:
+        """Labels and scores from per-head logits (softmax; sigmoid for the multi-label risk head)."""
+        n = len(next(iter(logits.values()))) if logits else 0
         probs = {name: (torch.sigmoid(v) if name == "risk" else torch.softmax(v, -1)) for name, v in logits.items()}
         labels = self.model.labels
         out = []
-        for i in range(len(pairs)):
+        for i in range(n):
             single = {}
             for name in SINGLE_LABEL:
                 p = probs[name][i]
@@ -311,8 +353,15 @@ class Classifier:
         if self.model.wide is not None:  # mostly zeros and small numbers: half precision halves 10-20 MB
             heads[f"{WIDE_KEY}.weight"] = self.model.wide.bag.weight.detach().half().contiguous()
         save_file(heads, str(path / HEADS_FILE))
+        from nlp.linear import VOCAB_FILE, WEIGHTS_FILE
+
+        if self.linear is not None:
+            self.linear.save(path)
+        else:  # a directory saved over must not keep an earlier model's companion
+            for stale in (WEIGHTS_FILE, VOCAB_FILE):
+                (path / stale).unlink(missing_ok=True)
         meta = dict(self.meta, format=FORMAT, labels=self.model.labels, pooling=self.model.pooling,
-                    wide_buckets=self.model.wide_buckets)
+                    wide_buckets=self.model.wide_buckets, linear_C=self.linear.C if self.linear is not None else 0)
         meta.update(extra_meta or {})
         (path / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
@@ -335,7 +384,11 @@ class Classifier:
             head.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.split(".", 1)[0] == name})
         if model.wide is not None:
             model.wide.bag.weight.data.copy_(state[f"{WIDE_KEY}.weight"].float())
-        return cls(load_tokenizer(path), model, meta, path)
+        from nlp.linear import LinearCompanion
+
+        classifier = cls(load_tokenizer(path), model, meta, path)
+        classifier.linear = LinearCompanion.load(path)
+        return classifier
 
 
 _lock = threading.Lock()

@@ -157,7 +157,10 @@ def evaluate(
     if not baseline_only:
         _say(f"transformer: fine-tuning {encoder} per fold ({cfg.epochs} epochs)")
         results.append(ev.cross_validate("transformer", gold, ann, folds, seed, ev.transformer_fit_predict(encoder, cfg, _say), _say, jobs))
+        alone = ev.split_network_only(results[0], "network alone")
     results.append(ev.cross_validate("tfidf+lr", gold, ann, folds, seed, ev.baseline_fit_predict(), _say))
+    if not baseline_only and alone is not None:  # reported too: what the linear companion adds
+        results.append(alone)
     figures = ev.report(results, typer.echo)
     if ann:
         figures["risk"] = ev.risk_report(ann, results[0].annot_pred["risk"] if not baseline_only else None, typer.echo)

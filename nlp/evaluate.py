@@ -25,6 +25,8 @@ from nlp.labels import RISKS, SINGLE_LABEL
 
 Log = Callable[[str], None]
 Predictions = dict[str, list]  # head -> labels (risk: list of flag lists)
+#: Key prefix of a contender's extra predictions by its network alone (without the linear companion).
+NET_ONLY = "net:"
 
 
 def assign_folds(examples: Sequence[Example], k: int, seed: int, key: str) -> list[int]:
@@ -151,12 +153,25 @@ def cross_validate(name: str, gold: list[Example], annotations: list[Example], k
         outputs = [fit_predict(train, tests) for train, tests, _, _ in plans]
     for (_, _, test_gold, test_annot), pred in zip(plans, outputs):
         for head, values in pred.items():
+            gold_pred = result.gold_pred.setdefault(head, [None] * len(gold))
+            annot_pred = result.annot_pred.setdefault(head, [None] * len(annotations))
             for j, i in enumerate(test_gold):
-                result.gold_pred[head][i] = values[j]
+                gold_pred[i] = values[j]
             for j, i in enumerate(test_annot):
-                result.annot_pred[head][i] = values[len(test_gold) + j]
+                annot_pred[i] = values[len(test_gold) + j]
     result.seconds = time.monotonic() - started
     return result
+
+
+def split_network_only(result: CVResult, name: str) -> CVResult | None:
+    """The network-alone predictions a contender carried (``NET_ONLY`` keys) as a contender of their own."""
+    heads = [h[len(NET_ONLY):] for h in result.gold_pred if h.startswith(NET_ONLY)]
+    if not heads:
+        return None
+    alone = CVResult(name, result.gold, result.annotations, seconds=result.seconds)
+    alone.gold_pred = {h: result.gold_pred.pop(NET_ONLY + h) for h in heads}
+    alone.annot_pred = {h: result.annot_pred.pop(NET_ONLY + h) for h in heads}
+    return alone
 
 
 def _limit_threads(threads: int) -> None:
@@ -195,7 +210,7 @@ class TransformerFitPredict:
         self.pair_cache: dict[str, tuple[str, ...]] = {}
 
     def __call__(self, train: list[Example], test: list[Example]) -> Predictions:
-        from nlp.train import finetune, fresh_classifier, seed_everything
+        from nlp.train import finetune, fit_companion, fresh_classifier, seed_everything
 
         seed_everything(self.cfg.seed)
         clf = fresh_classifier(self.encoder_dir, self.cfg, self.meta)
@@ -203,13 +218,21 @@ class TransformerFitPredict:
             key = e.id + e.source
             if key not in self.pair_cache:
                 self.pair_cache[key] = clf.prepare(e.title, e.text)
-        finetune(clf, train, self.cfg, self.log, pairs=[self.pair_cache[e.id + e.source] for e in train])
-        preds = clf.predict_pairs([self.pair_cache[e.id + e.source] for e in test])
-        return {
+        train_pairs = [self.pair_cache[e.id + e.source] for e in train]
+        finetune(clf, train, self.cfg, self.log, pairs=train_pairs)
+        fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs)
+        test_pairs = [self.pair_cache[e.id + e.source] for e in test]
+        net = clf.net_logits(test_pairs)
+        preds = clf.predictions(clf.fuse(net, test_pairs))
+        out = {
             "topic": [p.topic for p in preds], "sentiment": [p.sentiment for p in preds],
             "appeal": [p.appeal for p in preds],
             "risk": [[f for f, s in p.risk_scores.items() if s >= self.risk_threshold] for p in preds],
         }
+        if clf.linear is not None:  # the network alone, so the report shows what the companion adds
+            alone = clf.predictions(net)
+            out.update({f"{NET_ONLY}{head}": [getattr(p, head) for p in alone] for head in SINGLE_LABEL})
+        return out
 
 
 def transformer_fit_predict(encoder_dir: Path, cfg, log: Log, risk_threshold: float = 0.5) -> FitPredict:

@@ -68,6 +68,8 @@ class TrainConfig:
     #: share of a long body's budget taken from its start (the rest from its end; ``nlp.classifier.HEAD_SHARE``)
     head_share: float = HEAD_SHARE
     dropout: float = 0.1
+    #: inverse regularisation of the linear companion (``nlp.linear``; 0 = none); the baseline's C
+    linear_C: float = 10.0
     extra: dict = field(default_factory=dict)
 
 
@@ -419,7 +421,28 @@ def fresh_classifier(encoder_dir: Path, cfg: TrainConfig, meta: dict) -> Classif
         meta = dict(meta, max_length=limit)
     model = MultiHead(encoder, HEADS, cfg.dropout, cfg.pooling, cfg.wide_buckets)
     return Classifier(load_tokenizer(encoder_dir), model,
-                      dict(meta, pooling=cfg.pooling, wide_buckets=cfg.wide_buckets, head_share=cfg.head_share))
+                      dict(meta, pooling=cfg.pooling, wide_buckets=cfg.wide_buckets, head_share=cfg.head_share,
+                           linear_C=cfg.linear_C))
+
+
+def fit_companion(classifier: Classifier, examples: Sequence[Example], cfg: TrainConfig, log: Log,
+                  pairs: Sequence[tuple[str, ...]] | None = None) -> dict:
+    """Fit the linear companion on the labelled examples the heads were trained on (none when ``linear_C`` is 0)."""
+    from nlp.linear import LinearCompanion
+
+    if not cfg.linear_C:
+        classifier.linear = None
+        return {}
+    started = time.monotonic()
+    pairs = list(pairs) if pairs is not None else [classifier.prepare(e.title, e.text) for e in examples]
+    targets = {head: [getattr(e, head) or None for e in examples] for head in SINGLE_LABEL}
+    labels = {head: classifier.model.labels[head] for head in SINGLE_LABEL}
+    classifier.linear = LinearCompanion.fit([classifier.companion_words(p) for p in pairs], targets, labels,
+                                            C=cfg.linear_C)
+    seconds = round(time.monotonic() - started, 1)
+    log(f"  linear companion: {len(classifier.linear.vocab)} terms, heads {', '.join(classifier.linear.heads)} "
+        f"({seconds:.0f}s)")
+    return {"terms": len(classifier.linear.vocab), "C": cfg.linear_C, "seconds": seconds}
 
 
 def reuse_encoder(encoder_dir: Path, out_dir: Path, log: Log) -> dict:
@@ -482,6 +505,7 @@ def train_pipeline(
     classifier = fresh_classifier(encoder_dir, cfg, meta)
     log(f"fine-tuning on {len(examples)} labelled messages")
     summary["finetuning"] = finetune(classifier, examples, cfg, log)
+    summary["linear"] = fit_companion(classifier, examples, cfg, log)
     summary["seconds"] = round(time.monotonic() - started)
     classifier.save(out_dir, extra_meta={"training": summary})
     log(f"saved to {out_dir} ({summary['seconds']} s)")

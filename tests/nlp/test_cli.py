@@ -93,6 +93,8 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
     assert "macro-F1" in result.output and "tfidf+lr" in result.output and "transformer" in result.output
     figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
     assert "topic (gold)" in figures["transformer"] and "rules" in figures["risk"]
+    # the network without its linear companion is reported beside the fused model, on the same folds
+    assert figures["network alone"].keys() == figures["transformer"].keys()
     # the same folds side by side in two fresh processes: every message still predicted once
     result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "data"), "--model", str(out), "--folds", "2",
                                  "--annotations", str(annotations), "--jobs", "2", "--json", str(tmp_path / "par.json")])

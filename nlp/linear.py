@@ -1,0 +1,131 @@
+"""The classifier's linear companion: TF-IDF over jieba words and word bigrams, one logistic regression per head.
+
+Why: on these few thousand labels the encoder and a linear model over word n-grams make different mistakes
+(the encoder generalises across wordings, the linear model keeps every deciding word such as 举报 or 请问 as its
+own feature, over the whole message where the encoder reads 128 pieces). The classifier averages the two
+models' log-probabilities per head (a product of experts with equal weights, fixed before any evaluation).
+The companion is fitted by ``minsheng train`` on the same labelled messages as the heads, with scikit-learn,
+and stored as plain arrays (``linear.safetensors`` and ``linear_vocab.txt``): no pickles in a model directory.
+Inference is a sparse product in NumPy/SciPy; scikit-learn is needed only to fit.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+WEIGHTS_FILE = "linear.safetensors"
+VOCAB_FILE = "linear_vocab.txt"
+#: The logit a class gets when the companion never saw it in training (it then never backs that class).
+UNSEEN_LOGIT = -30.0
+
+
+def ngrams(words: Sequence[str]) -> list[str]:
+    """Words and adjacent word pairs, as the TF-IDF baseline reads a message."""
+    return list(words) + [f"{a}_{b}" for a, b in zip(words, words[1:])]
+
+
+def _identity(doc: list[str]) -> list[str]:
+    return doc
+
+
+class LinearCompanion:
+    """Per-head weights over a TF-IDF vocabulary (sublinear tf, smoothed idf, L2-normalised rows)."""
+
+    def __init__(self, vocab: list[str], idf: np.ndarray, heads: dict[str, tuple[np.ndarray, np.ndarray]],
+                 C: float):
+        self.vocab = vocab
+        self.index = {term: i for i, term in enumerate(vocab)}
+        self.idf = idf.astype(np.float32)
+        #: head -> (weights [features, classes], bias [classes]) in the classifier's label order
+        self.heads = heads
+        self.C = C
+
+    # -- fitting ------------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, docs: Sequence[Sequence[str]], targets: dict[str, list[str | None]],
+            labels: dict[str, Sequence[str]], C: float = 10.0, min_df: int = 2) -> LinearCompanion:
+        """Fit on word lists (one per message) and, per head, a label or ``None`` per message.
+
+        Classes are weighted inversely to their frequency (as the baseline's are), so 城乡建设, 40 % of the
+        labels, does not swallow the small topics.
+        """
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=min_df)
+        matrix = vectorizer.fit_transform([ngrams(d) for d in docs])
+        vocab = [""] * len(vectorizer.vocabulary_)
+        for term, i in vectorizer.vocabulary_.items():
+            vocab[i] = term
+        heads: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for head, names in labels.items():
+            rows = [i for i, y in enumerate(targets.get(head, [])) if y]
+            seen = sorted({targets[head][i] for i in rows})
+            if len(seen) < 2:
+                continue
+            model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+            model.fit(matrix[rows], [targets[head][i] for i in rows])
+            coef, bias = model.coef_, model.intercept_
+            if len(model.classes_) == 2:  # binary: p(second) = sigmoid(w.x + b), i.e. logits (0, w.x + b)
+                coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+                bias = np.array([0.0, bias[0]])
+            weights = np.zeros((len(vocab), len(names)), dtype=np.float32)
+            biases = np.full(len(names), UNSEEN_LOGIT, dtype=np.float32)
+            for k, name in enumerate(model.classes_):
+                j = list(names).index(name)
+                weights[:, j] = coef[k]
+                biases[j] = bias[k]
+            heads[head] = (weights, biases)
+        return cls(vocab, vectorizer.idf_, heads, C)
+
+    # -- inference ----------------------------------------------------------------------------
+    def matrix(self, docs: Sequence[Sequence[str]]) -> sparse.csr_matrix:
+        """The TF-IDF rows of word lists (terms outside the vocabulary are dropped, as scikit-learn does)."""
+        indptr, indices, values = [0], [], []
+        for doc in docs:
+            counts: dict[int, int] = {}
+            for term in ngrams(doc):
+                i = self.index.get(term)
+                if i is not None:
+                    counts[i] = counts.get(i, 0) + 1
+            row = [(i, (1.0 + math.log(c)) * float(self.idf[i])) for i, c in counts.items()]
+            norm = math.sqrt(sum(v * v for _, v in row)) or 1.0
+            indices.extend(i for i, _ in row)
+            values.extend(v / norm for _, v in row)
+            indptr.append(len(indices))
+        return sparse.csr_matrix((np.asarray(values, dtype=np.float32), np.asarray(indices, dtype=np.int64),
+                                  np.asarray(indptr, dtype=np.int64)), shape=(len(docs), len(self.vocab)))
+
+    def logits(self, docs: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+        """Per head, the regression's logits [documents, classes] in the classifier's label order."""
+        rows = self.matrix(docs)
+        return {head: np.asarray(rows @ w) + b for head, (w, b) in self.heads.items()}
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        from safetensors.numpy import save_file
+
+        tensors = {"idf": self.idf, "C": np.array([self.C], dtype=np.float32)}
+        for head, (w, b) in self.heads.items():
+            tensors[f"{head}.weight"] = w.astype(np.float16)  # 3-4 MB instead of 7; logits move by ~1e-3
+            tensors[f"{head}.bias"] = b.astype(np.float32)
+        save_file(tensors, str(Path(path) / WEIGHTS_FILE))
+        (Path(path) / VOCAB_FILE).write_text("\n".join(self.vocab) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> LinearCompanion | None:
+        """The companion saved in a model directory, or ``None`` where it has none."""
+        from safetensors.numpy import load_file
+
+        path = Path(path)
+        if not (path / WEIGHTS_FILE).is_file():
+            return None
+        state = load_file(str(path / WEIGHTS_FILE))
+        vocab = (path / VOCAB_FILE).read_text(encoding="utf-8").split("\n")[: len(state["idf"])]
+        heads = {key.rsplit(".", 1)[0]: (state[key].astype(np.float32), state[key[: -len("weight")] + "bias"])
+                 for key in state if key.endswith(".weight")}
+        return cls(vocab, state["idf"], heads, float(state["C"][0]))
