@@ -267,13 +267,24 @@ class Classifier:
         return tokenize(text)
 
     # -- inference ----------------------------------------------------------------------------
-    def fuse(self, logits: dict[str, torch.Tensor], pairs: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
-        """The network's logits with the linear companion's averaged in, as log-probabilities, for the heads
-        the companion has (risk stays the network's); unchanged without a companion."""
-        if self.linear is None or not pairs:
-            return logits
-        linear = self.linear.logits([self.companion_words(p) for p in pairs])
+    def adjust(self, logits: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The network's logits with the stored logit adjustment applied (``meta["logit_adjust"]``): log-probabilities
+        minus tau * log(training class share) for each adjusted head; others unchanged."""
+        adjust = self.meta.get("logit_adjust") or {}
         out = dict(logits)
+        for name, spec in adjust.items():
+            if name in out and spec.get("tau"):
+                shares = torch.tensor(spec["shares"], dtype=torch.float32)
+                out[name] = torch.log_softmax(out[name].float(), -1) - float(spec["tau"]) * torch.log(shares)
+        return out
+
+    def fuse(self, logits: dict[str, torch.Tensor], pairs: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
+        """The network's logits (logit-adjusted where the model says so) with the linear companion's averaged in,
+        as log-probabilities, for the heads the companion has (risk stays the network's)."""
+        out = self.adjust(logits)
+        if self.linear is None or not pairs:
+            return out
+        linear = self.linear.logits([self.companion_words(p) for p in pairs])
         for name, values in linear.items():
             if name in out:
                 companion = torch.from_numpy(values).float()

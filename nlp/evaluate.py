@@ -210,7 +210,7 @@ class TransformerFitPredict:
         self.pair_cache: dict[str, tuple[str, ...]] = {}
 
     def __call__(self, train: list[Example], test: list[Example]) -> Predictions:
-        from nlp.train import finetune, fit_companion, fresh_classifier, seed_everything
+        from nlp.train import finetune, fit_companion, fresh_classifier, seed_everything, set_logit_adjustment
 
         seed_everything(self.cfg.seed)
         clf = fresh_classifier(self.encoder_dir, self.cfg, self.meta)
@@ -221,6 +221,7 @@ class TransformerFitPredict:
         train_pairs = [self.pair_cache[e.id + e.source] for e in train]
         finetune(clf, train, self.cfg, self.log, pairs=train_pairs)
         fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs)
+        set_logit_adjustment(clf, train, self.cfg)
         test_pairs = [self.pair_cache[e.id + e.source] for e in test]
         net = clf.net_logits(test_pairs)
         preds = clf.predictions(clf.fuse(net, test_pairs))

@@ -70,6 +70,9 @@ class TrainConfig:
     dropout: float = 0.1
     #: inverse regularisation of the linear companion (``nlp.linear``; 0 = none); the baseline's C
     linear_C: float = 10.0
+    #: logit adjustment at prediction time, per head as "appeal=0.5": the network's log-probabilities minus
+    #: tau * log(training class share), so a head trained without class weights stops favouring the majority
+    logit_adjust: str = ""
     extra: dict = field(default_factory=dict)
 
 
@@ -302,6 +305,38 @@ def check_class_weight(spec: str) -> None:
             raise ValueError(f"unknown class-weight mode in {spec!r}: use none, balanced or sqrt")
 
 
+def parse_logit_adjust(spec: str) -> dict[str, float]:
+    """``TrainConfig.logit_adjust`` as {head: tau}; ValueError naming the form for anything else."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in (spec or "").split(","))):
+        head, _, value = part.partition("=")
+        try:
+            tau = float(value)
+        except ValueError:
+            tau = -1.0
+        if head.strip() not in SINGLE_LABEL or not 0.0 <= tau <= 2.0:
+            raise ValueError(f"bad logit adjustment {part!r}: use head=tau with a head of "
+                             f"{', '.join(SINGLE_LABEL)} and 0 <= tau <= 2, e.g. appeal=0.5")
+        out[head.strip()] = tau
+    return out
+
+
+def set_logit_adjustment(classifier: Classifier, examples: Sequence[Example], cfg: TrainConfig) -> dict:
+    """Store each adjusted head's tau and training class shares (add-one smoothed) in the model's meta."""
+    adjust = {}
+    for head, tau in parse_logit_adjust(cfg.logit_adjust).items():
+        labels = classifier.model.labels[head]
+        counts = [0] * len(labels)
+        for e in examples:
+            value = getattr(e, head)
+            if value in labels:
+                counts[labels.index(value)] += 1
+        total = sum(counts) + len(labels)
+        adjust[head] = {"tau": tau, "shares": [round((c + 1) / total, 6) for c in counts]}
+    classifier.meta["logit_adjust"] = adjust
+    return adjust
+
+
 def class_weights(y: torch.Tensor, k: int, mode: str) -> torch.Tensor | None:
     """Loss weights that keep a frequent class (城乡建设 is 40 % of the annotations) from drowning the rest.
 
@@ -506,6 +541,7 @@ def train_pipeline(
     log(f"fine-tuning on {len(examples)} labelled messages")
     summary["finetuning"] = finetune(classifier, examples, cfg, log)
     summary["linear"] = fit_companion(classifier, examples, cfg, log)
+    summary["logit_adjust"] = set_logit_adjustment(classifier, examples, cfg)
     summary["seconds"] = round(time.monotonic() - started)
     classifier.save(out_dir, extra_meta={"training": summary})
     log(f"saved to {out_dir} ({summary['seconds']} s)")

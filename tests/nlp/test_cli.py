@@ -139,3 +139,10 @@ def test_train_refuses_a_negative_linear_C(tmp_path):
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--linear-C", "-1"])
     assert result.exit_code == 2 and "--linear-C" in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_train_refuses_a_bad_logit_adjustment(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
+                                 "--logit-adjust", "appeal=lots"])
+    assert result.exit_code == 2 and "--logit-adjust" in result.output and "appeal=0.5" in result.output
+    assert not (tmp_path / "m").exists()
