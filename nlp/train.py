@@ -72,7 +72,8 @@ class TrainConfig:
     linear_C: float = 10.0
     #: logit adjustment at prediction time, per head as "appeal=0.5": the network's log-probabilities minus
     #: tau * log(training class share), so a head trained without class weights stops favouring the majority
-    logit_adjust: str = ""
+    #: ("" = none). appeal=0.5 lifted appeal macro-F1 over 5 folds at no cost in accuracy (model card)
+    logit_adjust: str = "appeal=0.5"
     extra: dict = field(default_factory=dict)
 
 

