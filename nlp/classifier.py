@@ -365,11 +365,12 @@ class Classifier:
             heads[f"{WIDE_KEY}.weight"] = self.model.wide.bag.weight.detach().half().contiguous()
         save_file(heads, str(path / HEADS_FILE))
         from nlp.linear import VOCAB_FILE, WEIGHTS_FILE
+        from nlp.taxonomy import CUES_FILE
 
         if self.linear is not None:
             self.linear.save(path)
         else:  # a directory saved over must not keep an earlier model's companion
-            for stale in (WEIGHTS_FILE, VOCAB_FILE):
+            for stale in (WEIGHTS_FILE, VOCAB_FILE, CUES_FILE):
                 (path / stale).unlink(missing_ok=True)
         meta = dict(self.meta, format=FORMAT, labels=self.model.labels, pooling=self.model.pooling,
                     wide_buckets=self.model.wide_buckets, linear_C=self.linear.C if self.linear is not None else 0)

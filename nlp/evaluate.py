@@ -202,10 +202,12 @@ def baseline_fit_predict(C: float = 10.0) -> FitPredict:
 class TransformerFitPredict:
     """Fine-tune fresh heads on the encoder for one fold and predict its test part (picklable, for parallel folds)."""
 
-    def __init__(self, encoder_dir: Path, cfg, log: Log, risk_threshold: float = 0.5):
+    def __init__(self, encoder_dir: Path, cfg, log: Log, risk_threshold: float = 0.5,
+                 cues: dict[str, str] | None = None):
         from nlp.train import encoder_meta
 
         self.encoder_dir, self.cfg, self.log, self.risk_threshold = Path(encoder_dir), cfg, log, risk_threshold
+        self.cues = dict(cues or {})
         self.meta = encoder_meta(self.encoder_dir, cfg)
         self.pair_cache: dict[str, tuple[str, ...]] = {}
 
@@ -220,7 +222,7 @@ class TransformerFitPredict:
                 self.pair_cache[key] = clf.prepare(e.title, e.text)
         train_pairs = [self.pair_cache[e.id + e.source] for e in train]
         finetune(clf, train, self.cfg, self.log, pairs=train_pairs)
-        fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs)
+        fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues)
         set_logit_adjustment(clf, train, self.cfg)
         test_pairs = [self.pair_cache[e.id + e.source] for e in test]
         net = clf.net_logits(test_pairs)
@@ -236,8 +238,9 @@ class TransformerFitPredict:
         return out
 
 
-def transformer_fit_predict(encoder_dir: Path, cfg, log: Log, risk_threshold: float = 0.5) -> FitPredict:
-    return TransformerFitPredict(encoder_dir, cfg, log, risk_threshold)
+def transformer_fit_predict(encoder_dir: Path, cfg, log: Log, risk_threshold: float = 0.5,
+                            cues: dict[str, str] | None = None) -> FitPredict:
+    return TransformerFitPredict(encoder_dir, cfg, log, risk_threshold, cues)
 
 
 def rules_risk(examples: Sequence[Example]) -> list[list[str]]:

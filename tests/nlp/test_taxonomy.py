@@ -1,0 +1,95 @@
+"""Taxonomy cues: which entries count, how they are matched and stored, and what they teach the linear companion."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nlp.labels import HEADS
+from nlp.linear import VOCAB_FILE, WEIGHTS_FILE, LinearCompanion
+from nlp.taxonomy import (CUE_PREFIX, CUES_FILE, cue_features, cues_from_data, load_cues, read_taxonomy,
+                          save_cues)
+
+TAXONOMY = """level1,level2,level3
+交通运输,邮政管理,邮政市场监管
+交通运输,邮政管理,其他
+教育文体,教师队伍和待遇,工资福利
+劳动和社会保障,工资福利,住房公积金
+城乡建设,住房保障与房地产,住房公积金
+教育文体,文化,非物质文化遗产
+商贸旅游,市场监管,传销
+不是主题,随便,什么条目
+卫生计生,人口计生,X
+"""
+
+
+def test_only_entries_of_one_topic_become_cues(tmp_path):
+    path = tmp_path / "taxonomy.csv"
+    path.write_text("\ufeff" + TAXONOMY, encoding="utf-8")  # spreadsheet exports start with a BOM
+    cues = read_taxonomy(path)
+    assert cues["邮政管理"] == "交通运输" and cues["邮政市场监管"] == "交通运输"
+    assert cues["非物质文化遗产"] == "教育文体" and cues["传销"] == "商贸旅游"
+    # shared by two topics (工资福利: 教育文体 and 劳动和社会保障; 住房公积金: two topics), the catch-all,
+    # one-character entries and rows whose first level is not one of the 15 topics are no cue
+    for entry in ("工资福利", "住房公积金", "其他", "X", "随便", "什么条目"):
+        assert entry not in cues
+    assert cues_from_data(tmp_path) == cues
+    assert cues_from_data(tmp_path / "elsewhere") == {}
+
+
+def test_a_taxonomy_without_its_columns_is_refused_by_name(tmp_path):
+    path = tmp_path / "taxonomy.csv"
+    path.write_text("topic,sub\n交通运输,邮政管理\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="level1, level2, level3"):
+        read_taxonomy(path)
+
+
+def test_every_entry_a_text_names_is_a_feature_even_when_entries_overlap():
+    cues = {"非物质文化遗产": "教育文体", "文化": "教育文体", "传销": "商贸旅游"}
+    assert sorted(cue_features("请保护非物质文化遗产", cues)) == [CUE_PREFIX + "教育文体"] * 2
+    assert cue_features("小区停水", cues) == []
+    assert cue_features("", cues) == []
+
+
+def test_cues_round_trip_through_a_model_directory(tmp_path):
+    cues = {"邮政管理": "交通运输", "传销": "商贸旅游"}
+    save_cues(cues, tmp_path)
+    assert load_cues(tmp_path) == cues
+    (tmp_path / CUES_FILE).write_text("邮政管理\t交通运输\n坏行\n某条目\t不是主题\n", encoding="utf-8")
+    assert load_cues(tmp_path) == {"邮政管理": "交通运输"}  # unreadable lines are skipped
+    assert load_cues(tmp_path / "nowhere") == {}
+
+
+# Post-office messages are labelled 交通运输; a word never seen in training (邮政局) still names the entry 邮政.
+DOCS = [["邮政", "网点", "关闭"], ["邮政", "储蓄", "排队"], ["小区", "物业", "乱收费"], ["小区", "停水"],
+        ["物业", "乱收费", "投诉"], ["工厂", "排污", "举报"], ["工厂", "废气"]]
+TOPIC = ["交通运输", "交通运输", "城乡建设", "城乡建设", "城乡建设", "环境保护", "环境保护"]
+LABELS = {"topic": HEADS["topic"]}
+CUES = {"邮政": "交通运输", "排污": "环境保护"}
+
+
+def _fit(cues=None) -> LinearCompanion:
+    return LinearCompanion.fit(DOCS, {"topic": TOPIC}, LABELS, C=10.0, min_df=1, cues=cues)
+
+
+def test_a_cue_carries_its_topic_to_a_message_of_unseen_words():
+    unseen = [["邮政局", "投递", "太慢"]]
+    with_cues = _fit(CUES).logits(unseen)["topic"][0]
+    words_only = _fit().logits(unseen)["topic"][0]
+    transport = HEADS["topic"].index("交通运输")
+    assert HEADS["topic"][with_cues.argmax()] == "交通运输"
+    assert HEADS["topic"][words_only.argmax()] != "交通运输"  # no known word: the words alone cannot tell
+    assert with_cues[transport] - np.delete(with_cues, transport).max() > 0
+    assert CUE_PREFIX + "交通运输" in _fit(CUES).index
+
+
+def test_a_companion_saves_its_cues_and_a_companion_without_cues_removes_them(tmp_path):
+    companion = _fit(CUES)
+    companion.save(tmp_path)
+    assert (tmp_path / CUES_FILE).is_file()
+    loaded = LinearCompanion.load(tmp_path)
+    assert loaded.cues == CUES and loaded.cue_repeat == companion.cue_repeat
+    docs = [["邮政局", "投递"], ["小区", "停水"]]
+    np.testing.assert_allclose(loaded.logits(docs)["topic"], companion.logits(docs)["topic"], atol=2e-2)
+    _fit().save(tmp_path)  # saved over by a model trained without cues: the old table must not linger
+    assert not (tmp_path / CUES_FILE).exists() and (tmp_path / WEIGHTS_FILE).is_file()
+    assert LinearCompanion.load(tmp_path).cues == {} and (tmp_path / VOCAB_FILE).is_file()
