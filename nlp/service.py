@@ -12,7 +12,7 @@ from core.models import Case, Document, User
 from nlp.corpus import Example
 from nlp.labels import APPEALS, RISKS, SENTIMENTS, TOPICS
 from nlp.models import Correction
-from nlp.pipeline import REVIEW_THRESHOLDS
+from nlp.pipeline import review_thresholds
 
 EXCERPT_CHARS = 240
 
@@ -51,7 +51,7 @@ class QueueItem:
 def review_reasons(doc: Document) -> list[str]:
     if doc.topic is None:
         return ["empty"]
-    return [f"low_{head}" for head, limit in REVIEW_THRESHOLDS.items()
+    return [f"low_{head}" for head, limit in review_thresholds().items()
             if (getattr(doc, f"{head}_score") or 0.0) < limit]
 
 
