@@ -24,7 +24,7 @@ WEIGHTS_FILE = "linear.safetensors"
 VOCAB_FILE = "linear_vocab.txt"
 #: How often a cue feature is counted: with sublinear tf it weighs 1 + ln 3 (about 2.1) times a word seen once.
 #: On the 5 gold folds of the companion alone (TF-IDF + LR over words and pairs): no cues 0.787, cues counted
-#: once 0.801, three times 0.825 topic macro-F1 (a choice made on those folds; see docs/nlp.md).
+#: once 0.801, three times 0.825 topic macro-F1 (a choice made on those folds; see the model card).
 CUE_REPEAT = 3
 #: The logit a class gets when the companion never saw it in training (it then never backs that class).
 UNSEEN_LOGIT = -30.0

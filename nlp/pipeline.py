@@ -21,12 +21,13 @@ def review_thresholds() -> dict[str, float]:
 
     Settings (``MINSHENG_REVIEW_TOPIC_BELOW`` and the like), because the queue's length against the errors it
     catches is a site's choice: on held-out messages the defaults queue about 41 % and catch three quarters of the
-    topic errors; 0.45 / 0.55 / 0.45 queue 33 % and catch 63 % (table in the model card).
+    topic errors; 0.45 / 0.55 / 0.45 queue 33 % and catch 63 % (table in docs/nlp.md).
     """
     from core.settings import get_settings
 
     s = get_settings()
     return {"topic": s.review_topic_below, "sentiment": s.review_sentiment_below, "appeal": s.review_appeal_below}
+
 
 #: Text beyond this many characters is not classified (the head and tail are), only indexed.
 MAX_TOKENS_INDEXED = 20_000

