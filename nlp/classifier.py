@@ -280,16 +280,24 @@ class Classifier:
 
     def fuse(self, logits: dict[str, torch.Tensor], pairs: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
         """The network's logits (logit-adjusted where the model says so) with the linear companion's averaged in,
-        as log-probabilities, for the heads the companion has (risk stays the network's)."""
+        as log-probabilities weighted by :attr:`companion_weight`, for the heads the companion has (risk stays the
+        network's)."""
         out = self.adjust(logits)
         if self.linear is None or not pairs:
             return out
+        weight = self.companion_weight
         linear = self.linear.logits([self.companion_words(p) for p in pairs])
         for name, values in linear.items():
             if name in out:
                 companion = torch.from_numpy(values).float()
-                out[name] = (torch.log_softmax(out[name], -1) + torch.log_softmax(companion, -1)) / 2
+                out[name] = (1 - weight) * torch.log_softmax(out[name], -1) + weight * torch.log_softmax(companion, -1)
         return out
+
+    @property
+    def companion_weight(self) -> float:
+        """The companion's share of the fused log-probabilities (``meta["companion_weight"]``; models saved
+        before it was a setting averaged with equal weights)."""
+        return float(self.meta.get("companion_weight", 0.5))
 
     @torch.inference_mode()
     def logits(self, pairs: Sequence[tuple[str, ...]], batch_size: int = 64) -> dict[str, torch.Tensor]:

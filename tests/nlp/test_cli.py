@@ -124,6 +124,14 @@ def test_train_refuses_an_unknown_class_weight_mode(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_train_refuses_a_companion_weight_outside_0_to_1(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
+                                 "--companion-weight", "1.5"])
+    said = " ".join(result.output.replace("│", " ").split())  # the error box wraps its lines
+    assert result.exit_code == 2 and "'--companion-weight'" in said and "less than or equal to 1" in said
+    assert not (tmp_path / "m").exists()
+
+
 def test_train_refuses_an_unknown_pooling(tmp_path):
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--pooling", "max"])
     assert result.exit_code == 2 and "--pooling" in result.output and "mean+title" in result.output

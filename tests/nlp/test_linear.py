@@ -85,6 +85,29 @@ def test_the_classifier_averages_its_log_probabilities_with_the_networks(tmp_pat
         HEADS["topic"][int(i)] for i in fused["topic"].argmax(-1)]
 
 
+def test_the_companion_weight_is_saved_with_the_model_and_sets_each_sides_share(tmp_path, tiny_model, tiny_examples):
+    _, trained = train_pipeline([], tiny_examples[:60], tmp_path, tiny_config(epochs=2, companion_weight=0.8),
+                                log=lambda m: None, encoder_dir=tiny_model[0] / "pretrained")
+    assert json.loads((tmp_path / "minsheng.json").read_text())["companion_weight"] == 0.8
+    loaded = Classifier.load(tmp_path)
+    assert loaded.companion_weight == 0.8
+    pairs = [loaded.prepare(e.title, e.text) for e in tiny_examples[60:70]]
+    net = loaded.net_logits(pairs)
+    companion = {h: torch.from_numpy(v) for h, v in loaded.linear.logits([loaded.companion_words(p) for p in pairs]).items()}
+    fused = loaded.logits(pairs)
+    for head in ("topic", "sentiment", "appeal"):
+        expected = 0.2 * torch.log_softmax(net[head], -1) + 0.8 * torch.log_softmax(companion[head], -1)
+        torch.testing.assert_close(fused[head], expected.float())
+    # the two ends: the network alone, the companion alone
+    for weight, side in ((0.0, net), (1.0, companion)):
+        loaded.meta["companion_weight"] = weight
+        fused = loaded.logits(pairs)
+        for head in ("topic", "sentiment", "appeal"):
+            assert fused[head].argmax(-1).tolist() == side[head].argmax(-1).tolist()
+    del loaded.meta["companion_weight"]  # a model saved before the setting existed: equal weights
+    assert loaded.companion_weight == 0.5
+
+
 def test_a_model_saved_without_a_companion_drops_an_earlier_one(tmp_path, tiny_model, tiny_examples):
     _, trained = train_pipeline([], tiny_examples[:40], tmp_path, tiny_config(epochs=1), log=lambda m: None,
                                 encoder_dir=tiny_model[0] / "pretrained")

@@ -23,19 +23,20 @@ def _scores(topic: float, sentiment: float, appeal: float) -> SimpleNamespace:
 
 
 def test_defaults_queue_a_doubtful_topic(settings_env):
-    assert review_thresholds() == {"topic": 0.55, "sentiment": 0.6, "appeal": 0.45}
-    assert _review_reasons(_scores(0.5, 0.9, 0.9)) == ["low_topic"]
-    assert review_reasons(_scores(0.5, 0.5, 0.4)) == ["low_topic", "low_sentiment", "low_appeal"]
+    assert review_thresholds() == {"topic": 0.45, "sentiment": 0.6, "appeal": 0.45}
+    assert _review_reasons(_scores(0.4, 0.9, 0.9)) == ["low_topic"]
+    assert _review_reasons(_scores(0.5, 0.9, 0.9)) == []
+    assert review_reasons(_scores(0.4, 0.5, 0.4)) == ["low_topic", "low_sentiment", "low_appeal"]
 
 
 def test_a_site_shortens_the_queue_through_the_environment(settings_env):
-    settings_env.setenv("MINSHENG_REVIEW_TOPIC_BELOW", "0.45")
+    settings_env.setenv("MINSHENG_REVIEW_TOPIC_BELOW", "0.35")
     settings_env.setenv("MINSHENG_REVIEW_APPEAL_BELOW", "0")
     reset_settings()
-    assert review_thresholds()["topic"] == 0.45
+    assert review_thresholds()["topic"] == 0.35
     # the pipeline (new documents) and the review queue's listing (stored documents) read the same thresholds
-    assert _review_reasons(_scores(0.5, 0.9, 0.1)) == [] == review_reasons(_scores(0.5, 0.9, 0.1))
-    assert _review_reasons(_scores(0.4, 0.9, 0.1)) == ["low_topic"]
+    assert _review_reasons(_scores(0.4, 0.9, 0.1)) == [] == review_reasons(_scores(0.4, 0.9, 0.1))
+    assert _review_reasons(_scores(0.3, 0.9, 0.1)) == ["low_topic"]
 
 
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "很多"])

@@ -1,0 +1,134 @@
+"""How the network and the linear companion are combined: a sweep over held-out logits, chosen on annotations.
+
+The classifier adds ``(1 - w)`` times the network's log-probabilities (logit-adjusted per head by ``tau`` times
+the log of the training class shares) to ``w`` times the companion's. This script runs the folds of
+``minsheng evaluate`` (same seed, same split, same training) once, keeps every held-out message's raw network
+and companion logits (``--save FILE.npz``; ``--load`` reuses them), and prints, for each head and each
+``w`` / ``tau``, accuracy and macro-F1 pooled over the folds.
+
+The choice is made on the annotations' held-out folds only; the gold topic column is printed beside it as the
+test the choice did not look at.
+
+    .venv/bin/python bench/nlp_fusion.py --data ../shared/data/gov_messages --save /tmp/fusion.npz --jobs 2
+    .venv/bin/python bench/nlp_fusion.py --load /tmp/fusion.npz
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nlp.evaluate import TransformerFitPredict  # noqa: E402
+from nlp.labels import HEADS, SINGLE_LABEL  # noqa: E402
+
+WEIGHTS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
+TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+class LogitsFitPredict(TransformerFitPredict):
+    """One fold as ``minsheng evaluate`` trains it, returning raw logits instead of labels."""
+
+    def __call__(self, train, test):
+        from nlp.train import finetune, fit_companion, fresh_classifier, seed_everything
+
+        seed_everything(self.cfg.seed)
+        clf = fresh_classifier(self.encoder_dir, self.cfg, self.meta)
+        pairs = {e.id + e.source: clf.prepare(e.title, e.text) for e in (*train, *test)}
+        train_pairs = [pairs[e.id + e.source] for e in train]
+        finetune(clf, train, self.cfg, self.log, pairs=train_pairs)
+        fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues)
+        test_pairs = [pairs[e.id + e.source] for e in test]
+        net = clf.net_logits(test_pairs)
+        lin = clf.linear.logits([clf.companion_words(p) for p in test_pairs])
+        out: dict[str, list] = {}
+        for head in SINGLE_LABEL:
+            labels = HEADS[head]
+            counts = np.array([sum(getattr(e, head) == name for e in train) for name in labels], dtype=np.float64)
+            shares = (counts + 1) / (counts.sum() + len(labels))
+            out[f"net_{head}"] = list(net[head].numpy())
+            out[f"lin_{head}"] = list(lin[head])
+            out[f"shares_{head}"] = [shares] * len(test)
+        return out
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(axis=1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+
+
+def fused(net: np.ndarray, lin: np.ndarray, shares: np.ndarray, w: float, tau: float) -> np.ndarray:
+    return (1 - w) * (log_softmax(net) - tau * np.log(shares)) + w * log_softmax(lin)
+
+
+def scores(truth: list[str], labels: tuple[str, ...], logits: np.ndarray) -> tuple[float, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    pred = [labels[i] for i in logits.argmax(axis=1)]
+    return accuracy_score(truth, pred), f1_score(truth, pred, labels=sorted(set(truth)), average="macro",
+                                                 zero_division=0)
+
+
+def collect(data: Path, model: Path, jobs: int, save: Path) -> None:
+    from nlp import corpus
+    from nlp.cli import _topic_cues
+    from nlp.evaluate import cross_validate
+    from nlp.train import TrainConfig
+
+    cfg = TrainConfig()
+    meta = json.loads((model / "minsheng.json").read_text(encoding="utf-8"))
+    for key, value in meta.get("training", {}).get("config", {}).items():
+        if hasattr(cfg, key) and key != "seed":
+            setattr(cfg, key, value)
+    gold, ann = corpus.load_gold(data), corpus.load_annotations(data)
+    run = LogitsFitPredict(model / "pretrained", cfg, print, cues=_topic_cues(data, cfg))
+    result = cross_validate("fusion", gold, ann, 5, cfg.seed, run, print, jobs)
+    arrays = {f"gold_{k}": np.stack(v) for k, v in result.gold_pred.items() if v and v[0] is not None}
+    arrays.update({f"annot_{k}": np.stack(v) for k, v in result.annot_pred.items() if v and v[0] is not None})
+    arrays["gold_truth_topic"] = np.array([e.topic for e in gold])
+    for head in SINGLE_LABEL:
+        arrays[f"annot_truth_{head}"] = np.array([getattr(e, head) for e in ann])
+    np.savez_compressed(save, **arrays)
+    print(f"saved {save} ({result.seconds:.0f} s of folds)")
+
+
+def sweep(saved: Path) -> None:
+    z = np.load(saved)
+    for head in SINGLE_LABEL:
+        labels = HEADS[head]
+        print(f"\n{head}: w (companion weight) x tau (network logit adjustment); acc / macro-F1")
+        sets = [("annotations", "annot")] + ([("gold (test)", "gold")] if head == "topic" else [])
+        print(f"{'w':>5} {'tau':>5}" + "".join(f"{name:>26}" for name, _ in sets))
+        for w in WEIGHTS:
+            for tau in TAUS:
+                if w == 1.0 and tau:
+                    continue
+                row = f"{w:5.2f} {tau:5.2f}"
+                for _, key in sets:
+                    logits = fused(z[f"{key}_net_{head}"], z[f"{key}_lin_{head}"], z[f"{key}_shares_{head}"], w, tau)
+                    acc, f1 = scores(list(z[f"{key}_truth_{head}"]), labels, logits)
+                    row += f"{acc:13.4f}{f1:13.4f}"
+                print(row)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/gov_messages"))
+    parser.add_argument("--model", type=Path, default=Path("nlp/models"))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--save", type=Path, help="run the folds and keep their held-out logits here (.npz)")
+    parser.add_argument("--load", type=Path, help="sweep logits saved by an earlier --save")
+    args = parser.parse_args()
+    if not args.load and not args.save:
+        parser.error("give --save FILE.npz (run the folds) or --load FILE.npz (sweep saved logits)")
+    if args.save:
+        collect(args.data, args.model, args.jobs, args.save)
+    sweep(args.load or args.save)
+
+
+if __name__ == "__main__":
+    main()
