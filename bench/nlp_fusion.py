@@ -15,7 +15,6 @@ test the choice did not look at.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -34,7 +33,7 @@ class LogitsFitPredict(TransformerFitPredict):
     """One fold as ``minsheng evaluate`` trains it, returning raw logits instead of labels."""
 
     def __call__(self, train, test):
-        from nlp.train import finetune, fit_companion, fresh_classifier, seed_everything
+        from nlp.train import class_shares, finetune, fit_companion, fresh_classifier, seed_everything
 
         seed_everything(self.cfg.seed)
         clf = fresh_classifier(self.encoder_dir, self.cfg, self.meta)
@@ -47,9 +46,7 @@ class LogitsFitPredict(TransformerFitPredict):
         lin = clf.linear.logits([clf.companion_words(p) for p in test_pairs])
         out: dict[str, list] = {}
         for head in SINGLE_LABEL:
-            labels = HEADS[head]
-            counts = np.array([sum(getattr(e, head) == name for e in train) for name in labels], dtype=np.float64)
-            shares = (counts + 1) / (counts.sum() + len(labels))
+            shares = np.array(class_shares(train, head, HEADS[head]))
             out[f"net_{head}"] = list(net[head].numpy())
             out[f"lin_{head}"] = list(lin[head])
             out[f"shares_{head}"] = [shares] * len(test)
@@ -77,13 +74,9 @@ def collect(data: Path, model: Path, jobs: int, save: Path) -> None:
     from nlp import corpus
     from nlp.cli import _topic_cues
     from nlp.evaluate import cross_validate
-    from nlp.train import TrainConfig
+    from nlp.train import saved_config
 
-    cfg = TrainConfig()
-    meta = json.loads((model / "minsheng.json").read_text(encoding="utf-8"))
-    for key, value in meta.get("training", {}).get("config", {}).items():
-        if hasattr(cfg, key) and key != "seed":
-            setattr(cfg, key, value)
+    cfg = saved_config(model, seed=13)
     gold, ann = corpus.load_gold(data), corpus.load_annotations(data)
     run = LogitsFitPredict(model / "pretrained", cfg, print, cues=_topic_cues(data, cfg))
     result = cross_validate("fusion", gold, ann, 5, cfg.seed, run, print, jobs)

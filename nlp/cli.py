@@ -171,16 +171,10 @@ def evaluate(
 ) -> None:
     """k 折交叉验证：逐类精确率/召回率/F1、宏 F1、准确率与混淆矩阵，与 TF-IDF + 逻辑回归基线并列。"""
     from nlp import evaluate as ev
-    from nlp.train import TrainConfig
+    from nlp.train import saved_config
 
     gold, ann, _ = _load_labelled(data, annotations, False)
-    cfg = TrainConfig(seed=seed)
-    meta_path = model / "minsheng.json"
-    if meta_path.is_file():
-        saved = json.loads(meta_path.read_text(encoding="utf-8")).get("training", {}).get("config", {})
-        for key, value in saved.items():
-            if hasattr(cfg, key) and key != "seed":
-                setattr(cfg, key, value)
+    cfg = saved_config(model, seed)
     encoder = model / "pretrained" if (model / "pretrained" / "config.json").is_file() else model
     if not baseline_only and not (encoder / "config.json").is_file():
         _fail(f"{model} 中没有预训练编码器（pretrained/）；请先运行 minsheng train，或使用 --baseline-only。")

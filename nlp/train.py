@@ -328,20 +328,36 @@ def parse_logit_adjust(spec: str) -> dict[str, float]:
     return out
 
 
+def class_shares(examples: Sequence[Example], head: str, labels: Sequence[str]) -> list[float]:
+    """Each class's share of a head's training labels, add-one smoothed (what the logit adjustment subtracts)."""
+    counts = [0] * len(labels)
+    for e in examples:
+        value = getattr(e, head)
+        if value in labels:
+            counts[list(labels).index(value)] += 1
+    total = sum(counts) + len(labels)
+    return [round((c + 1) / total, 6) for c in counts]
+
+
 def set_logit_adjustment(classifier: Classifier, examples: Sequence[Example], cfg: TrainConfig) -> dict:
     """Store each adjusted head's tau and training class shares (add-one smoothed) in the model's meta."""
-    adjust = {}
-    for head, tau in parse_logit_adjust(cfg.logit_adjust).items():
-        labels = classifier.model.labels[head]
-        counts = [0] * len(labels)
-        for e in examples:
-            value = getattr(e, head)
-            if value in labels:
-                counts[labels.index(value)] += 1
-        total = sum(counts) + len(labels)
-        adjust[head] = {"tau": tau, "shares": [round((c + 1) / total, 6) for c in counts]}
+    adjust = {head: {"tau": tau, "shares": class_shares(examples, head, classifier.model.labels[head])}
+              for head, tau in parse_logit_adjust(cfg.logit_adjust).items()}
     classifier.meta["logit_adjust"] = adjust
     return adjust
+
+
+def saved_config(model_dir: Path, seed: int) -> TrainConfig:
+    """The training settings a model directory records (``minsheng.json``), with ``seed`` given, so a k-fold run
+    fine-tunes its folds as the model was trained."""
+    cfg = TrainConfig(seed=seed)
+    meta_path = Path(model_dir) / META_FILE
+    if meta_path.is_file():
+        saved = json.loads(meta_path.read_text(encoding="utf-8")).get("training", {}).get("config", {})
+        for key, value in saved.items():
+            if hasattr(cfg, key) and key != "seed":
+                setattr(cfg, key, value)
+    return cfg
 
 
 def class_weights(y: torch.Tensor, k: int, mode: str) -> torch.Tensor | None:
