@@ -70,13 +70,15 @@ def scores(truth: list[str], labels: tuple[str, ...], logits: np.ndarray) -> tup
                                                  zero_division=0)
 
 
-def collect(data: Path, model: Path, jobs: int, save: Path) -> None:
+def collect(data: Path, model: Path, jobs: int, save: Path, gold_weight: float | None = None) -> None:
     from nlp import corpus
     from nlp.cli import _topic_cues
     from nlp.evaluate import cross_validate
     from nlp.train import saved_config
 
     cfg = saved_config(model, seed=13)
+    if gold_weight is not None:  # a setting under trial, before a model is trained with it
+        cfg.gold_weight = gold_weight
     gold, ann = corpus.load_gold(data), corpus.load_annotations(data)
     run = LogitsFitPredict(model / "pretrained", cfg, print, cues=_topic_cues(data, cfg))
     result = cross_validate("fusion", gold, ann, 5, cfg.seed, run, print, jobs)
@@ -115,11 +117,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--save", type=Path, help="run the folds and keep their held-out logits here (.npz)")
     parser.add_argument("--load", type=Path, help="sweep logits saved by an earlier --save")
+    parser.add_argument("--gold-weight", type=float, help="train the folds with this gold weight (default: the model's)")
     args = parser.parse_args()
     if not args.load and not args.save:
         parser.error("give --save FILE.npz (run the folds) or --load FILE.npz (sweep saved logits)")
     if args.save:
-        collect(args.data, args.model, args.jobs, args.save)
+        collect(args.data, args.model, args.jobs, args.save, args.gold_weight)
     sweep(args.load or args.save)
 
 

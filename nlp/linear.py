@@ -68,12 +68,14 @@ class LinearCompanion:
     @classmethod
     def fit(cls, docs: Sequence[Sequence[str]], targets: dict[str, list[str | None]],
             labels: dict[str, Sequence[str]], C: float = 10.0, min_df: int = 2,
-            cues: dict[str, str] | None = None, cue_repeat: int = CUE_REPEAT) -> LinearCompanion:
+            cues: dict[str, str] | None = None, cue_repeat: int = CUE_REPEAT,
+            sample_weight: Sequence[float] | None = None) -> LinearCompanion:
         """Fit on word lists (one per message) and, per head, a label or ``None`` per message (``cues``: the
-        taxonomy cue table, whose features join the words).
+        taxonomy cue table, whose features join the words; ``sample_weight``: one weight per message, or none).
 
         Classes are weighted inversely to their frequency (as the baseline's are), so 城乡建设, 40 % of the
-        labels, does not swallow the small topics.
+        labels, does not swallow the small topics. scikit-learn counts a class by its messages' weights, so a
+        sample weight shifts emphasis within a class (its gold messages over its annotations), not between classes.
         """
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -90,7 +92,10 @@ class LinearCompanion:
             if len(seen) < 2:
                 continue
             model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
-            model.fit(matrix[rows], [targets[head][i] for i in rows])
+            weights_of_rows = None
+            if sample_weight is not None and any(w != 1.0 for w in sample_weight):
+                weights_of_rows = np.asarray([sample_weight[i] for i in rows], dtype=np.float64)
+            model.fit(matrix[rows], [targets[head][i] for i in rows], sample_weight=weights_of_rows)
             coef, bias = model.coef_, model.intercept_
             if len(model.classes_) == 2:  # binary: p(second) = sigmoid(w.x + b), i.e. logits (0, w.x + b)
                 coef = np.vstack([np.zeros_like(coef[0]), coef[0]])

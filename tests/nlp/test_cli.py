@@ -132,6 +132,14 @@ def test_train_refuses_a_companion_weight_outside_0_to_1(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_train_refuses_a_gold_weight_below_its_minimum(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
+                                 "--gold-weight", "0"])
+    said = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "'--gold-weight'" in said and "greater than or equal to 0.1" in said
+    assert not (tmp_path / "m").exists()
+
+
 def test_train_refuses_an_unknown_pooling(tmp_path):
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--pooling", "max"])
     assert result.exit_code == 2 and "--pooling" in result.output and "mean+title" in result.output

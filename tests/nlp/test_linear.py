@@ -119,3 +119,19 @@ def test_a_model_saved_without_a_companion_drops_an_earlier_one(tmp_path, tiny_m
     assert loaded.linear is None
     pairs = [loaded.prepare(e.title, e.text) for e in tiny_examples[:5]]
     torch.testing.assert_close(loaded.logits(pairs)["topic"], loaded.net_logits(pairs)["topic"])
+
+
+def test_sample_weights_decide_between_conflicting_labels():
+    """The same words labelled two ways: weighting one side's messages tips the words to it. The classes stay
+    balanced by weighted counts, so the weight moves emphasis within a class (which of its messages count)."""
+    docs = [["公积金", "贷款"]] * 5 + [["物业", "收费"]] * 6 + [["社保", "缴费"]] * 4
+    topic = ["劳动和社会保障"] * 3 + ["城乡建设"] * 8 + ["劳动和社会保障"] * 4
+    labels = {"topic": HEADS["topic"]}
+    plain = LinearCompanion.fit(docs, {"topic": topic}, labels, C=10.0, min_df=1)
+    weighted = LinearCompanion.fit(docs, {"topic": topic}, labels, C=10.0, min_df=1,
+                                   sample_weight=[1, 1, 1, 4, 4] + [1] * 10)
+    names = HEADS["topic"]
+    assert names[plain.logits([["公积金", "贷款"]])["topic"][0].argmax()] == "劳动和社会保障"
+    assert names[weighted.logits([["公积金", "贷款"]])["topic"][0].argmax()] == "城乡建设"
+    ones = LinearCompanion.fit(docs, {"topic": topic}, labels, C=10.0, min_df=1, sample_weight=[1.0] * 15)
+    np.testing.assert_array_equal(ones.heads["topic"][0], plain.heads["topic"][0])

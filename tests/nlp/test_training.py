@@ -207,3 +207,38 @@ def test_head_share_is_stored_and_sets_how_much_of_a_long_body_comes_from_its_en
     new_body, old_body = loaded.prepare("标题", body)[1], old.prepare("标题", body)[1]
     assert len(new_body.split()) == len(old_body.split()) and new_body != old_body
     assert new_body.split()[-5:] == old_body.split()[-5:]
+
+
+def test_gold_weight_weights_each_example_in_the_heads_loss():
+    """``gold_weight``: a gold message counts that many annotations in the loss (class weights and unlabelled
+    rows treated as the plain mean treats them, so weight 1 is the plain mean)."""
+    from torch import nn
+
+    from nlp.corpus import Example
+    from nlp.train import _weighted_mean, sample_weights
+
+    examples = [Example("1", "", "", source="gold"), Example("2", "", "", source="annotation"),
+                Example("3", "", "", source="correction")]
+    assert sample_weights(examples, 4.0) == [4.0, 1.0, 1.0]
+    torch.manual_seed(0)
+    logits, y = torch.randn(4, 3), torch.tensor([0, 2, -100, 1])
+    for class_weight in (None, torch.tensor([1.0, 2.0, 0.5])):
+        plain = nn.CrossEntropyLoss(weight=class_weight, ignore_index=-100, label_smoothing=0.05)
+        per_example = nn.CrossEntropyLoss(weight=class_weight, ignore_index=-100, label_smoothing=0.05,
+                                          reduction="none")
+        assert torch.allclose(_weighted_mean(per_example, logits, y, torch.ones(4)), plain(logits, y))
+    per_example = nn.CrossEntropyLoss(ignore_index=-100, reduction="none")
+    each = per_example(logits, y)
+    expected = (3 * each[0] + each[1] + each[3]) / 5  # the unlabelled row (-100) counts for nothing
+    assert torch.allclose(_weighted_mean(per_example, logits, y, torch.tensor([3.0, 1.0, 9.0, 1.0])), expected)
+
+
+def test_gold_weight_is_recorded_and_read_back(tmp_path, tiny_examples):
+    from nlp.train import saved_config
+
+    summary, _ = train_pipeline([f"{e.title}\n{e.text}" for e in tiny_examples], tiny_examples, tmp_path,
+                                tiny_config(mlm_steps=5, epochs=2, gold_weight=3.0), log=lambda m: None)
+    assert all(loss == loss for loss in summary["finetuning"]["loss"])  # the weighted path ran, no NaN
+    assert saved_config(tmp_path, seed=1).gold_weight == 3.0
+    meta = json.loads((tmp_path / "minsheng.json").read_text(encoding="utf-8"))
+    assert meta["training"]["config"]["gold_weight"] == 3.0
