@@ -105,7 +105,7 @@ def train(
     logit_adjust: Annotated[Optional[str], typer.Option(help="预测时的 logit 调整，如 appeal=0.5：网络的对数概率减去 tau×log(训练集类别占比)，减轻对多数类的偏向；空字符串表示不调整")] = None,
     linear_c: Annotated[Optional[float], typer.Option("--linear-C", min=0.0, help="线性伴随模型（TF-IDF 逻辑回归，与网络的对数概率取平均）的正则参数 C；0 表示不用")] = None,
     companion_weight: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="融合时线性伴随模型对数概率的权重（网络为 1 减去它；0.5 为等权）")] = None,
-    gold_weight: Annotated[Optional[float], typer.Option(min=0.1, max=50.0, help="一条金标准消息（labeled_topic.jsonl）在输出头与线性伴随模型损失中的权重（标注与更正为 1）")] = None,
+    gold_weight: Annotated[Optional[float], typer.Option(min=0.1, max=50.0, help="一条金标准消息（labeled_topic.jsonl）在输出头与线性伴随模型损失中的权重（标注与更正为 1；默认 4）")] = None,
     topic_cues: Annotated[Optional[bool], typer.Option("--topic-cues/--no-topic-cues", help="线性伴随模型是否使用分类体系线索（数据目录 taxonomy.csv 中只属于一个主题的二、三级条目）")] = None,
 ) -> None:
     """预训练编码器（掩码语言模型）并微调主题、情感、诉求类型与风险四个输出头，保存到 --out。"""

@@ -81,8 +81,9 @@ class TrainConfig:
     #: give the linear companion the taxonomy's cues (``nlp.taxonomy``; read from the data folder's taxonomy.csv)
     topic_cues: bool = True
     #: how much one gold message (``labeled_topic.jsonl``, the labels the quality bar is measured on) counts in
-    #: the losses of the heads and the companion, against 1 for an annotation or a correction (1 = all equal)
-    gold_weight: float = 1.0
+    #: the losses of the heads and the companion, against 1 for an annotation or a correction (1 = all equal).
+    #: 4 was fixed before its 5-fold run (``bench/nlp_fusion.py --gold-weight 4``; model card)
+    gold_weight: float = 4.0
     extra: dict = field(default_factory=dict)
 
 
@@ -359,13 +360,19 @@ def set_logit_adjustment(classifier: Classifier, examples: Sequence[Example], cf
     return adjust
 
 
+#: settings added after models were bundled, with the value those models were trained with
+BEFORE_THE_SETTING = {"gold_weight": 1.0}
+
+
 def saved_config(model_dir: Path, seed: int) -> TrainConfig:
     """The training settings a model directory records (``minsheng.json``), with ``seed`` given, so a k-fold run
-    fine-tunes its folds as the model was trained."""
+    fine-tunes its folds as the model was trained (a setting the record predates takes its earlier value)."""
     cfg = TrainConfig(seed=seed)
     meta_path = Path(model_dir) / META_FILE
     if meta_path.is_file():
         saved = json.loads(meta_path.read_text(encoding="utf-8")).get("training", {}).get("config", {})
+        if saved:
+            saved = {**BEFORE_THE_SETTING, **saved}
         for key, value in saved.items():
             if hasattr(cfg, key) and key != "seed":
                 setattr(cfg, key, value)

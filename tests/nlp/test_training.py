@@ -242,3 +242,7 @@ def test_gold_weight_is_recorded_and_read_back(tmp_path, tiny_examples):
     assert saved_config(tmp_path, seed=1).gold_weight == 3.0
     meta = json.loads((tmp_path / "minsheng.json").read_text(encoding="utf-8"))
     assert meta["training"]["config"]["gold_weight"] == 3.0
+    # a model saved before the setting existed was trained with every message equal: its folds are re-run so
+    del meta["training"]["config"]["gold_weight"]
+    (tmp_path / "minsheng.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert saved_config(tmp_path, seed=1).gold_weight == 1.0
