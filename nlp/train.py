@@ -488,11 +488,10 @@ def _weighted_mean(loss: nn.CrossEntropyLoss, logits: torch.Tensor, y: torch.Ten
                    weights: torch.Tensor) -> torch.Tensor:
     """A per-example loss averaged with example weights (times class weights, as the unweighted mean divides)."""
     known = y != -100
-    per_example = loss(logits, y)[known]
-    w = weights[known]
-    if loss.weight is not None:
-        w = w * loss.weight[y[known]]
-    return (per_example * weights[known]).sum() / w.sum()
+    weights = weights[known]
+    per_example = loss(logits, y)[known]  # already times its class weight, where the loss has class weights
+    divisor = weights * loss.weight[y[known]] if loss.weight is not None else weights
+    return (per_example * weights).sum() / divisor.sum()
 
 
 def encoder_meta(encoder_dir: Path, cfg: TrainConfig) -> dict:
