@@ -40,7 +40,7 @@ class LogitsFitPredict(TransformerFitPredict):
         pairs = {e.id + e.source: clf.prepare(e.title, e.text) for e in (*train, *test)}
         train_pairs = [pairs[e.id + e.source] for e in train]
         finetune(clf, train, self.cfg, self.log, pairs=train_pairs)
-        fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues)
+        fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues, word_cues=self.word_cues)
         test_pairs = [pairs[e.id + e.source] for e in test]
         net = clf.net_logits(test_pairs)
         lin = clf.linear.logits([clf.companion_words(p) for p in test_pairs])
@@ -70,7 +70,8 @@ def scores(truth: list[str], labels: tuple[str, ...], logits: np.ndarray) -> tup
                                                  zero_division=0)
 
 
-def collect(data: Path, model: Path, jobs: int, save: Path, gold_weight: float | None = None) -> None:
+def collect(data: Path, model: Path, jobs: int, save: Path, gold_weight: float | None = None,
+            word_cues: bool | None = None) -> None:
     from nlp import corpus
     from nlp.cli import _topic_cues
     from nlp.evaluate import cross_validate
@@ -79,8 +80,11 @@ def collect(data: Path, model: Path, jobs: int, save: Path, gold_weight: float |
     cfg = saved_config(model, seed=13)
     if gold_weight is not None:  # a setting under trial, before a model is trained with it
         cfg.gold_weight = gold_weight
+    if word_cues is not None:
+        cfg.word_cues = word_cues
     gold, ann = corpus.load_gold(data), corpus.load_annotations(data)
-    run = LogitsFitPredict(model / "pretrained", cfg, print, cues=_topic_cues(data, cfg))
+    cues, words = _topic_cues(data, cfg)
+    run = LogitsFitPredict(model / "pretrained", cfg, print, cues=cues, word_cues=words)
     result = cross_validate("fusion", gold, ann, 5, cfg.seed, run, print, jobs)
     arrays = {f"gold_{k}": np.stack(v) for k, v in result.gold_pred.items() if v and v[0] is not None}
     arrays.update({f"annot_{k}": np.stack(v) for k, v in result.annot_pred.items() if v and v[0] is not None})
@@ -118,11 +122,13 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="run the folds and keep their held-out logits here (.npz)")
     parser.add_argument("--load", type=Path, help="sweep logits saved by an earlier --save")
     parser.add_argument("--gold-weight", type=float, help="train the folds with this gold weight (default: the model's)")
+    parser.add_argument("--word-cues", action=argparse.BooleanOptionalAction,
+                        help="give the companion the taxonomy's word cues (default: as the model was trained)")
     args = parser.parse_args()
     if not args.load and not args.save:
         parser.error("give --save FILE.npz (run the folds) or --load FILE.npz (sweep saved logits)")
     if args.save:
-        collect(args.data, args.model, args.jobs, args.save, args.gold_weight)
+        collect(args.data, args.model, args.jobs, args.save, args.gold_weight, args.word_cues)
     sweep(args.load or args.save)
 
 

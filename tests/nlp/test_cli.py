@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from nlp.cli import app, commands
 from nlp.labels import TOPICS
-from nlp.taxonomy import CUES_FILE, load_cues
+from nlp.taxonomy import CUES_FILE, WORD_CUES_FILE, load_cues, read_taxonomy_words
 from tests.nlp.conftest import generated
 
 runner = CliRunner()
@@ -95,6 +95,12 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
     assert load_cues(out) == {"物业管理": "城乡建设", "物业服务": "城乡建设", "公交运营": "交通运输", "班次": "交通运输",
                               "工资福利": "劳动和社会保障", "欠薪": "劳动和社会保障"}
     assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["training"]["linear"]["cues"] == 6
+    # and the taxonomy's words that one topic uses, of which the companion keeps the rare ones
+    candidates = read_taxonomy_words(tmp_path / "data" / "taxonomy.csv")
+    assert f"taxonomy word cues: {len(candidates)}" in result.output and candidates["班次"] == "交通运输"
+    kept = load_cues(out, WORD_CUES_FILE)
+    assert kept.items() <= candidates.items()
+    assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["training"]["linear"]["word_cues"] == len(kept)
     result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "data"), "--model", str(out), "--folds", "2",
                                  "--annotations", str(annotations), "--json", str(tmp_path / "figures.json")])
     assert result.exit_code == 0, result.output
@@ -171,7 +177,18 @@ def test_train_without_taxonomy_cues(tmp_path, monkeypatch):
     result, out = _train_tiny(tmp_path, monkeypatch, "--no-topic-cues")
     assert result.exit_code == 0, result.output
     assert (out / "linear.safetensors").is_file() and not (out / CUES_FILE).exists()
+    assert not (out / WORD_CUES_FILE).exists()
     assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["training"]["config"]["topic_cues"] is False
+
+
+def test_train_without_word_cues(tmp_path, monkeypatch):
+    """``--no-word-cues``: the taxonomy's entries are cues, its words are not."""
+    result, out = _train_tiny(tmp_path, monkeypatch, "--no-word-cues")
+    assert result.exit_code == 0, result.output
+    assert (out / CUES_FILE).is_file() and not (out / WORD_CUES_FILE).exists()
+    assert "taxonomy word cues" not in result.output
+    meta = json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["training"]
+    assert meta["config"]["word_cues"] is False and meta["linear"]["word_cues"] == 0
 
 
 def test_train_refuses_a_taxonomy_without_its_columns(tmp_path, monkeypatch):

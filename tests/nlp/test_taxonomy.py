@@ -6,8 +6,8 @@ import pytest
 
 from nlp.labels import HEADS
 from nlp.linear import VOCAB_FILE, WEIGHTS_FILE, LinearCompanion
-from nlp.taxonomy import (CUE_PREFIX, CUES_FILE, cue_features, cues_from_data, load_cues, read_taxonomy,
-                          save_cues)
+from nlp.taxonomy import (CUE_PREFIX, CUES_FILE, WORD_CUES_FILE, WORD_PREFIX, cue_features, cues_from_data,
+                          load_cues, rare_cues, read_taxonomy, read_taxonomy_words, save_cues, word_cues_from_data)
 
 TAXONOMY = """level1,level2,level3
 交通运输,邮政管理,邮政市场监管
@@ -93,3 +93,56 @@ def test_a_companion_saves_its_cues_and_a_companion_without_cues_removes_them(tm
     _fit().save(tmp_path)  # saved over by a model trained without cues: the old table must not linger
     assert not (tmp_path / CUES_FILE).exists() and (tmp_path / WEIGHTS_FILE).is_file()
     assert LinearCompanion.load(tmp_path).cues == {} and (tmp_path / VOCAB_FILE).is_file()
+
+
+def test_words_of_entries_that_one_topic_uses_become_word_cues(tmp_path):
+    path = tmp_path / "taxonomy.csv"
+    path.write_text(TAXONOMY, encoding="utf-8")
+    words = read_taxonomy_words(path)
+    # 邮政 (邮政管理, 邮政市场监管) and 传销 belong to one topic each; 工资, 福利 and 住房公积金 to two
+    assert words["邮政"] == "交通运输" and words["传销"] == "商贸旅游"
+    for word in ("工资福利", "住房公积金", "其他", "X", "什么", "随便"):
+        assert word not in words
+    assert all(len(word) >= 2 for word in words)
+    assert word_cues_from_data(tmp_path) == words
+    assert word_cues_from_data(tmp_path / "elsewhere") == {}
+
+
+def test_only_rare_word_cues_are_kept_and_unseen_ones_stay():
+    texts = ["小区停水", "小区物业", "邮政网点", "小区电梯"]
+    cues = {"小区": "城乡建设", "邮政": "交通运输", "直销": "商贸旅游"}
+    # 小区 is in 3 of 4 texts, 邮政 in 1, 直销 in none (it still fires at prediction: the pooled feature's point)
+    assert rare_cues(cues, texts, 0.25) == {"邮政": "交通运输", "直销": "商贸旅游"}
+    assert rare_cues(cues, texts, 1.0) == cues
+    assert rare_cues(cues, texts, 0.0) == {"直销": "商贸旅游"}
+
+
+def test_word_cues_are_features_of_their_own():
+    assert cue_features("邮政网点关闭", {"邮政": "交通运输"}, WORD_PREFIX) == [WORD_PREFIX + "交通运输"]
+    assert WORD_PREFIX != CUE_PREFIX
+
+
+def _fit_words(word_cues, max_df=1.0) -> LinearCompanion:
+    return LinearCompanion.fit(DOCS, {"topic": TOPIC}, LABELS, C=10.0, min_df=1, word_cues=word_cues,
+                               word_cue_max_df=max_df)
+
+
+def test_a_word_cue_carries_its_topic_and_is_saved_with_the_companion(tmp_path):
+    unseen = [["邮政局", "投递", "太慢"]]
+    companion = _fit_words({"邮政": "交通运输", "物业": "城乡建设"})
+    assert HEADS["topic"][companion.logits(unseen)["topic"][0].argmax()] == "交通运输"
+    assert WORD_PREFIX + "交通运输" in companion.index
+    companion.save(tmp_path)
+    assert load_cues(tmp_path, WORD_CUES_FILE) == {"邮政": "交通运输", "物业": "城乡建设"}
+    loaded = LinearCompanion.load(tmp_path)
+    assert loaded.word_cues == companion.word_cues
+    np.testing.assert_allclose(loaded.logits(unseen)["topic"], companion.logits(unseen)["topic"], atol=2e-2)
+    _fit().save(tmp_path)  # a companion without word cues leaves no stale table behind
+    assert not (tmp_path / WORD_CUES_FILE).exists() and LinearCompanion.load(tmp_path).word_cues == {}
+
+
+def test_word_cues_in_too_many_training_messages_are_dropped_at_fit():
+    # 物业 is in 2 of 7 messages, 邮政 in 2 of 7: a 20 % ceiling keeps neither, 30 % keeps both
+    assert _fit_words({"邮政": "交通运输", "物业": "城乡建设"}, max_df=0.2).word_cues == {}
+    assert _fit_words({"邮政": "交通运输", "物业": "城乡建设"}, max_df=0.3).word_cues == {"邮政": "交通运输",
+                                                                                       "物业": "城乡建设"}

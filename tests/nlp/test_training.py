@@ -239,10 +239,11 @@ def test_gold_weight_is_recorded_and_read_back(tmp_path, tiny_examples):
     summary, _ = train_pipeline([f"{e.title}\n{e.text}" for e in tiny_examples], tiny_examples, tmp_path,
                                 tiny_config(mlm_steps=5, epochs=2, gold_weight=3.0), log=lambda m: None)
     assert all(loss == loss for loss in summary["finetuning"]["loss"])  # the weighted path ran, no NaN
-    assert saved_config(tmp_path, seed=1).gold_weight == 3.0
+    assert saved_config(tmp_path, seed=1).gold_weight == 3.0 and saved_config(tmp_path, seed=1).word_cues is True
     meta = json.loads((tmp_path / "minsheng.json").read_text(encoding="utf-8"))
     assert meta["training"]["config"]["gold_weight"] == 3.0
     # a model saved before the setting existed was trained with every message equal: its folds are re-run so
     del meta["training"]["config"]["gold_weight"]
+    del meta["training"]["config"]["word_cues"]  # and its companion read no taxonomy words
     (tmp_path / "minsheng.json").write_text(json.dumps(meta), encoding="utf-8")
-    assert saved_config(tmp_path, seed=1).gold_weight == 1.0
+    assert saved_config(tmp_path, seed=1).gold_weight == 1.0 and saved_config(tmp_path, seed=1).word_cues is False
