@@ -93,6 +93,31 @@ def cue_features(text: str, cues: Mapping[str, str], prefix: str = CUE_PREFIX) -
     return [prefix + topic for entry, topic in cues.items() if entry in text]
 
 
+class CueIndex:
+    """A cue table indexed by first character, so a text is scanned once rather than searched once per cue.
+
+    Why: with about 900 entries and words, one substring search per cue cost 0.35 ms a message, a tenth of the
+    classifier's time; the scan gives the same features (``cue_features``) in a fraction of it.
+    """
+
+    def __init__(self, cues: Mapping[str, str], prefix: str = CUE_PREFIX):
+        self.size = len(cues)
+        self.by_first: dict[str, list[tuple[str, str]]] = {}
+        for cue, topic in cues.items():
+            if cue:
+                self.by_first.setdefault(cue[0], []).append((cue, prefix + topic))
+
+    def features(self, text: str) -> list[str]:
+        """One feature per cue the text contains, as ``cue_features`` gives them."""
+        found: dict[str, str] = {}
+        candidates = self.by_first.get
+        for i, char in enumerate(text):
+            for cue, feature in candidates(char, ()):
+                if cue not in found and text.startswith(cue, i):
+                    found[cue] = feature
+        return list(found.values())
+
+
 def rare_cues(cues: Mapping[str, str], texts: list[str], max_share: float) -> dict[str, str]:
     """The cues found in at most ``max_share`` of the texts. A cue the texts never contain stays: it fires at
     prediction with the weight its topic's other cues earned in training, which is what the pooled feature is for."""

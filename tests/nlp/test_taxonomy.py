@@ -6,7 +6,7 @@ import pytest
 
 from nlp.labels import HEADS
 from nlp.linear import VOCAB_FILE, WEIGHTS_FILE, LinearCompanion
-from nlp.taxonomy import (CUE_PREFIX, CUES_FILE, WORD_CUES_FILE, WORD_PREFIX, cue_features, cues_from_data,
+from nlp.taxonomy import (CUE_PREFIX, CUES_FILE, CueIndex, WORD_CUES_FILE, WORD_PREFIX, cue_features, cues_from_data,
                           load_cues, rare_cues, read_taxonomy, read_taxonomy_words, save_cues, word_cues_from_data)
 
 TAXONOMY = """level1,level2,level3
@@ -146,3 +146,14 @@ def test_word_cues_in_too_many_training_messages_are_dropped_at_fit():
     assert _fit_words({"邮政": "交通运输", "物业": "城乡建设"}, max_df=0.2).word_cues == {}
     assert _fit_words({"邮政": "交通运输", "物业": "城乡建设"}, max_df=0.3).word_cues == {"邮政": "交通运输",
                                                                                        "物业": "城乡建设"}
+
+
+def test_the_cue_index_finds_what_a_search_per_cue_finds():
+    cues = {"非物质文化遗产": "教育文体", "文化": "教育文体", "文化遗产": "教育文体", "传销": "商贸旅游", "销售": "商贸旅游",
+            "邮政": "交通运输"}
+    texts = ["请保护非物质文化遗产", "传销售卖", "邮政邮政文化", "", "小区停水", "文", "遗产文化遗"]
+    for prefix in (CUE_PREFIX, WORD_PREFIX):
+        index = CueIndex(cues, prefix)
+        for text in texts:  # overlapping and nested cues, repeats, a cue at the very end, a cut-off cue
+            assert sorted(index.features(text)) == sorted(cue_features(text, cues, prefix)), text
+    assert CueIndex({}).features("邮政") == []
