@@ -15,18 +15,15 @@ cue table, a feature per rare taxonomy word (邮政, 直销, 计生) as well.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
 if TYPE_CHECKING:
     from nlp.taxonomy import CueIndex
-
-#: a cue table: entry or word -> topic, or the same already indexed (``nlp.taxonomy.CueIndex``); None: none
-CueTable = Union[Mapping[str, str], "CueIndex", None]
 
 WEIGHTS_FILE = "linear.safetensors"
 VOCAB_FILE = "linear_vocab.txt"
@@ -51,19 +48,21 @@ def _identity(doc: list[str]) -> list[str]:
     return doc
 
 
-def terms(words: Sequence[str], cues: CueTable = None, repeat: int = CUE_REPEAT,
-          word_cues: CueTable = None) -> list[str]:
-    """What the companion counts in a message: its words and word pairs, and its taxonomy cues (entries and
-    words) ``repeat`` times each (tables as dicts or, faster when reused, as ``CueIndex``)."""
-    out = ngrams(words)
-    if cues or word_cues:
-        from nlp.taxonomy import WORD_PREFIX, CueIndex
+def cue_indexes(cues: dict[str, str] | None, word_cues: dict[str, str] | None) -> list[CueIndex]:
+    """The scanners of the entry and word cue tables that are not empty."""
+    from nlp.taxonomy import WORD_PREFIX, CueIndex
 
+    return ([CueIndex(cues)] if cues else []) + ([CueIndex(word_cues, WORD_PREFIX)] if word_cues else [])
+
+
+def terms(words: Sequence[str], indexes: Sequence[CueIndex] = (), repeat: int = CUE_REPEAT) -> list[str]:
+    """What the companion counts in a message: its words and word pairs, and the features of the taxonomy cues
+    it contains (``cue_indexes``) ``repeat`` times each."""
+    out = ngrams(words)
+    if indexes:
         text = "".join(words)
-        for table, prefix in ((cues, None), (word_cues, WORD_PREFIX)):
-            if table:
-                index = table if isinstance(table, CueIndex) else CueIndex(table, *([prefix] if prefix else []))
-                out.extend(index.features(text) * repeat)
+        for index in indexes:
+            out.extend(index.features(text) * repeat)
     return out
 
 
@@ -78,10 +77,7 @@ class LinearCompanion:
         self.cues = dict(cues or {})
         #: rare taxonomy word -> topic (already filtered by ``WORD_CUE_MAX_DF``); empty: none
         self.word_cues = dict(word_cues or {})
-        from nlp.taxonomy import WORD_PREFIX, CueIndex
-
-        self._cue_index = CueIndex(self.cues) if self.cues else None
-        self._word_index = CueIndex(self.word_cues, WORD_PREFIX) if self.word_cues else None
+        self._indexes = cue_indexes(self.cues, self.word_cues)
         self.cue_repeat = cue_repeat
         self.index = {term: i for i, term in enumerate(vocab)}
         self.idf = idf.astype(np.float32)
@@ -111,12 +107,9 @@ class LinearCompanion:
             from nlp.taxonomy import rare_cues
 
             word_cues = rare_cues(word_cues, ["".join(d) for d in docs], word_cue_max_df)
-        from nlp.taxonomy import WORD_PREFIX, CueIndex
-
-        entry_index = CueIndex(cues) if cues else None
-        word_index = CueIndex(word_cues, WORD_PREFIX) if word_cues else None
+        indexes = cue_indexes(cues, word_cues)
         vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=min_df)
-        matrix = vectorizer.fit_transform([terms(d, entry_index, cue_repeat, word_index) for d in docs])
+        matrix = vectorizer.fit_transform([terms(d, indexes, cue_repeat) for d in docs])
         vocab = [""] * len(vectorizer.vocabulary_)
         for term, i in vectorizer.vocabulary_.items():
             vocab[i] = term
@@ -150,7 +143,7 @@ class LinearCompanion:
         indptr, indices, values = [0], [], []
         for doc in docs:
             counts: dict[int, int] = {}
-            for term in terms(doc, self._cue_index, self.cue_repeat, self._word_index):
+            for term in terms(doc, self._indexes, self.cue_repeat):
                 i = self.index.get(term)
                 if i is not None:
                     counts[i] = counts.get(i, 0) + 1
