@@ -9,8 +9,14 @@ and companion logits (``--save FILE.npz``; ``--load`` reuses them), and prints, 
 The choice is made on the annotations' held-out folds only; the gold topic column is printed beside it as the
 test the choice did not look at.
 
+The convention expert (``nlp.convention``, fitted on each fold's gold alone) is kept too, and a second table
+sweeps its weight at the model's companion weight and topic tau, gold and annotations side by side (that choice
+trades one against the other). ``--add-convention`` fits the expert per fold into logits saved without it (a
+minute; the network is not retrained).
+
     .venv/bin/python bench/nlp_fusion.py --data ../shared/data/gov_messages --save /tmp/fusion.npz --jobs 2
     .venv/bin/python bench/nlp_fusion.py --load /tmp/fusion.npz
+    .venv/bin/python bench/nlp_fusion.py --load /tmp/fusion.npz --add-convention
 """
 from __future__ import annotations
 
@@ -27,6 +33,20 @@ from nlp.labels import HEADS, SINGLE_LABEL  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
 TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
+CONVENTION_WEIGHTS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 1.0, 2.0)
+
+
+def convention_out(train, test, cfg, clf, pairs: dict, cues, word_cues) -> dict[str, list]:
+    """The convention expert's topic log-probabilities for a fold's test messages (fitted on its gold)."""
+    from nlp.convention import convention_logprobs
+    from nlp.train import fit_convention_expert
+
+    fit_convention_expert(clf, train, cfg, lambda m: None, pairs=[pairs[e.id + e.source] for e in train], cues=cues,
+                          word_cues=word_cues)
+    if clf.convention is None:
+        return {}
+    words = [clf.companion_words(pairs[e.id + e.source]) for e in test]
+    return {"conv_topic": list(convention_logprobs(clf.convention, words))}
 
 
 class LogitsFitPredict(TransformerFitPredict):
@@ -50,7 +70,19 @@ class LogitsFitPredict(TransformerFitPredict):
             out[f"net_{head}"] = list(net[head].numpy())
             out[f"lin_{head}"] = list(lin[head])
             out[f"shares_{head}"] = [shares] * len(test)
+        out.update(convention_out(train, test, self.cfg, clf, pairs, self.cues, self.word_cues))
         return out
+
+
+class ConventionFitPredict(TransformerFitPredict):
+    """One fold's convention expert alone (no network): for logits saved before it existed."""
+
+    def __call__(self, train, test):
+        from nlp.classifier import Classifier
+
+        clf = Classifier.load(self.encoder_dir.parent)  # only for prepare() and the label order
+        pairs = {e.id + e.source: clf.prepare(e.title, e.text) for e in (*train, *test)}
+        return convention_out(train, test, self.cfg, clf, pairs, self.cues, self.word_cues)
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
@@ -70,11 +102,7 @@ def scores(truth: list[str], labels: tuple[str, ...], logits: np.ndarray) -> tup
                                                  zero_division=0)
 
 
-def collect(data: Path, model: Path, jobs: int, save: Path, gold_weight: float | None = None,
-            word_cues: bool | None = None) -> None:
-    from nlp import corpus
-    from nlp.cli import _topic_cues
-    from nlp.evaluate import cross_validate
+def _config(model: Path, gold_weight: float | None, word_cues: bool | None):
     from nlp.train import saved_config
 
     cfg = saved_config(model, seed=13)
@@ -82,6 +110,18 @@ def collect(data: Path, model: Path, jobs: int, save: Path, gold_weight: float |
         cfg.gold_weight = gold_weight
     if word_cues is not None:
         cfg.word_cues = word_cues
+    if not cfg.convention_weight:  # the expert is fitted for the sweep whatever the model's own weight
+        cfg.convention_weight = 1.0
+    return cfg
+
+
+def collect(data: Path, model: Path, jobs: int, save: Path, gold_weight: float | None = None,
+            word_cues: bool | None = None) -> None:
+    from nlp import corpus
+    from nlp.cli import _topic_cues
+    from nlp.evaluate import cross_validate
+
+    cfg = _config(model, gold_weight, word_cues)
     gold, ann = corpus.load_gold(data), corpus.load_annotations(data)
     cues, words = _topic_cues(data, cfg)
     run = LogitsFitPredict(model / "pretrained", cfg, print, cues=cues, word_cues=words)
@@ -95,7 +135,39 @@ def collect(data: Path, model: Path, jobs: int, save: Path, gold_weight: float |
     print(f"saved {save} ({result.seconds:.0f} s of folds)")
 
 
-def sweep(saved: Path) -> None:
+def add_convention(data: Path, model: Path, saved: Path, word_cues: bool | None = None) -> None:
+    """Fit the convention expert on the same folds and add its held-out log-probabilities to ``saved``."""
+    from nlp import corpus
+    from nlp.cli import _topic_cues
+    from nlp.evaluate import cross_validate
+
+    cfg = _config(model, None, word_cues)
+    gold, ann = corpus.load_gold(data), corpus.load_annotations(data)
+    cues, words = _topic_cues(data, cfg)
+    run = ConventionFitPredict(model / "pretrained", cfg, print, cues=cues, word_cues=words)
+    result = cross_validate("convention", gold, ann, 5, cfg.seed, run, print, 1)
+    arrays = dict(np.load(saved))
+    arrays["gold_conv_topic"] = np.stack(result.gold_pred["conv_topic"])
+    arrays["annot_conv_topic"] = np.stack(result.annot_pred["conv_topic"])
+    np.savez_compressed(saved, **arrays)
+    print(f"added the convention expert's logits to {saved}")
+
+
+def convention_sweep(z, w: float, tau: float) -> None:
+    """Topic acc / macro-F1 with the convention expert added at each weight, gold and annotations."""
+    labels = HEADS["topic"]
+    print(f"\ntopic + convention expert (companion weight {w}, tau {tau}); acc / macro-F1")
+    print(f"{'weight':>6}{'annotations':>26}{'gold':>26}")
+    for weight in CONVENTION_WEIGHTS:
+        row = f"{weight:6.2f}"
+        for key in ("annot", "gold"):
+            logits = fused(z[f"{key}_net_topic"], z[f"{key}_lin_topic"], z[f"{key}_shares_topic"], w, tau)
+            acc, f1 = scores(list(z[f"{key}_truth_topic"]), labels, logits + weight * z[f"{key}_conv_topic"])
+            row += f"{acc:13.4f}{f1:13.4f}"
+        print(row)
+
+
+def sweep(saved: Path, model: Path | None = None) -> None:
     z = np.load(saved)
     for head in SINGLE_LABEL:
         labels = HEADS[head]
@@ -112,6 +184,11 @@ def sweep(saved: Path) -> None:
                     acc, f1 = scores(list(z[f"{key}_truth_{head}"]), labels, logits)
                     row += f"{acc:13.4f}{f1:13.4f}"
                 print(row)
+    if "gold_conv_topic" in z:
+        from nlp.train import parse_logit_adjust, saved_config
+
+        cfg = saved_config(model or Path("nlp/models"), seed=13)
+        convention_sweep(z, cfg.companion_weight, parse_logit_adjust(cfg.logit_adjust).get("topic", 0.0))
 
 
 def main() -> None:
@@ -124,12 +201,18 @@ def main() -> None:
     parser.add_argument("--gold-weight", type=float, help="train the folds with this gold weight (default: the model's)")
     parser.add_argument("--word-cues", action=argparse.BooleanOptionalAction,
                         help="give the companion the taxonomy's word cues (default: as the model was trained)")
+    parser.add_argument("--add-convention", action="store_true",
+                        help="with --load: fit the convention expert on the same folds and add its logits to FILE")
     args = parser.parse_args()
     if not args.load and not args.save:
         parser.error("give --save FILE.npz (run the folds) or --load FILE.npz (sweep saved logits)")
+    if args.add_convention and not args.load:
+        parser.error("--add-convention adds to logits saved earlier: give --load FILE.npz")
     if args.save:
         collect(args.data, args.model, args.jobs, args.save, args.gold_weight, args.word_cues)
-    sweep(args.load or args.save)
+    if args.add_convention:
+        add_convention(args.data, args.model, args.load, args.word_cues)
+    sweep(args.load or args.save, args.model)
 
 
 if __name__ == "__main__":

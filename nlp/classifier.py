@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -210,6 +211,8 @@ class Classifier:
         self.head_share = float(meta.get("head_share", HEAD_SHARE))
         #: the linear companion (``nlp.linear``) whose log-probabilities are averaged with the network's
         self.linear: LinearCompanion | None = None
+        #: the convention expert (``nlp.convention``), fitted on the gold alone, added to the topic logits
+        self.convention: LinearCompanion | None = None
 
     @property
     def reads_whole_message(self) -> bool:
@@ -281,16 +284,22 @@ class Classifier:
     def fuse(self, logits: dict[str, torch.Tensor], pairs: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
         """The network's logits (logit-adjusted where the model says so) with the linear companion's averaged in,
         as log-probabilities weighted by :attr:`companion_weight`, for the heads the companion has (risk stays the
-        network's)."""
+        network's); for the topic, plus the convention expert's log-probabilities times :attr:`convention_weight`."""
         out = self.adjust(logits)
         if self.linear is None or not pairs:
             return out
         weight = self.companion_weight
-        linear = self.linear.logits([self.companion_words(p) for p in pairs])
+        words = [self.companion_words(p) for p in pairs]
+        linear = self.linear.logits(words)
         for name, values in linear.items():
             if name in out:
                 companion = torch.from_numpy(values).float()
                 out[name] = (1 - weight) * torch.log_softmax(out[name], -1) + weight * torch.log_softmax(companion, -1)
+        if self.convention is not None and self.convention_weight and "topic" in out:
+            from nlp.convention import convention_logprobs
+
+            expert = torch.from_numpy(convention_logprobs(self.convention, words))
+            out["topic"] = out["topic"] + self.convention_weight * expert
         return out
 
     @property
@@ -298,6 +307,12 @@ class Classifier:
         """The companion's share of the fused log-probabilities (``meta["companion_weight"]``; models saved
         before it was a setting averaged with equal weights)."""
         return float(self.meta.get("companion_weight", 0.5))
+
+    @property
+    def convention_weight(self) -> float:
+        """How much the convention expert's topic log-probabilities add (``meta["convention_weight"]``; 0 for models
+        saved before it was a setting)."""
+        return float(self.meta.get("convention_weight", 0.0))
 
     @torch.inference_mode()
     def logits(self, pairs: Sequence[tuple[str, ...]], batch_size: int = 64) -> dict[str, torch.Tensor]:
@@ -380,6 +395,13 @@ class Classifier:
         else:  # a directory saved over must not keep an earlier model's companion
             for stale in (WEIGHTS_FILE, VOCAB_FILE, CUES_FILE):
                 (path / stale).unlink(missing_ok=True)
+        from nlp.convention import CONVENTION_DIR
+
+        if self.convention is not None:
+            (path / CONVENTION_DIR).mkdir(exist_ok=True)
+            self.convention.save(path / CONVENTION_DIR)
+        elif (path / CONVENTION_DIR).is_dir():  # nor an earlier model's convention expert
+            shutil.rmtree(path / CONVENTION_DIR)
         meta = dict(self.meta, format=FORMAT, labels=self.model.labels, pooling=self.model.pooling,
                     wide_buckets=self.model.wide_buckets, linear_C=self.linear.C if self.linear is not None else 0)
         meta.update(extra_meta or {})
@@ -407,7 +429,10 @@ class Classifier:
         from nlp.linear import LinearCompanion
 
         classifier = cls(load_tokenizer(path), model, meta, path)
+        from nlp.convention import CONVENTION_DIR
+
         classifier.linear = LinearCompanion.load(path)
+        classifier.convention = LinearCompanion.load(path / CONVENTION_DIR)
         return classifier
 
 

@@ -213,7 +213,8 @@ class TransformerFitPredict:
         self.pair_cache: dict[str, tuple[str, ...]] = {}
 
     def __call__(self, train: list[Example], test: list[Example]) -> Predictions:
-        from nlp.train import finetune, fit_companion, fresh_classifier, seed_everything, set_logit_adjustment
+        from nlp.train import (finetune, fit_companion, fit_convention_expert, fresh_classifier, seed_everything,
+                               set_logit_adjustment)
 
         seed_everything(self.cfg.seed)
         clf = fresh_classifier(self.encoder_dir, self.cfg, self.meta)
@@ -224,6 +225,8 @@ class TransformerFitPredict:
         train_pairs = [self.pair_cache[e.id + e.source] for e in train]
         finetune(clf, train, self.cfg, self.log, pairs=train_pairs)
         fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues, word_cues=self.word_cues)
+        fit_convention_expert(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues,
+                              word_cues=self.word_cues)
         set_logit_adjustment(clf, train, self.cfg)
         test_pairs = [self.pair_cache[e.id + e.source] for e in test]
         net = clf.net_logits(test_pairs)

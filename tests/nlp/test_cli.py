@@ -6,6 +6,7 @@ import json
 from typer.testing import CliRunner
 
 from nlp.cli import app, commands
+from nlp.convention import CONVENTION_DIR
 from nlp.labels import TOPICS
 from nlp.taxonomy import CUES_FILE, WORD_CUES_FILE, load_cues, read_taxonomy_words
 from tests.nlp.conftest import generated
@@ -101,6 +102,9 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
     kept = load_cues(out, WORD_CUES_FILE)
     assert kept.items() <= candidates.items()
     assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["training"]["linear"]["word_cues"] == len(kept)
+    # the convention expert learns the gold alone (its 20 messages) and is saved beside the companion
+    assert "convention expert: 20 gold messages" in result.output
+    assert (out / CONVENTION_DIR / "linear.safetensors").is_file()
     result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "data"), "--model", str(out), "--folds", "2",
                                  "--annotations", str(annotations), "--json", str(tmp_path / "figures.json")])
     assert result.exit_code == 0, result.output
@@ -189,6 +193,23 @@ def test_train_without_word_cues(tmp_path, monkeypatch):
     assert "taxonomy word cues" not in result.output
     meta = json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["training"]
     assert meta["config"]["word_cues"] is False and meta["linear"]["word_cues"] == 0
+
+
+def test_train_without_the_convention_expert(tmp_path, monkeypatch):
+    """``--convention-weight 0``: no expert is fitted or saved, and the weight 0 is recorded."""
+    result, out = _train_tiny(tmp_path, monkeypatch, "--convention-weight", "0")
+    assert result.exit_code == 0, result.output
+    assert "convention expert" not in result.output and not (out / CONVENTION_DIR).exists()
+    meta = json.loads((out / "minsheng.json").read_text(encoding="utf-8"))
+    assert meta["convention_weight"] == 0 and meta["training"]["convention"] == {}
+
+
+def test_train_refuses_a_negative_convention_weight(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
+                                 "--convention-weight", "-1"])
+    said = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "'--convention-weight'" in said and "greater than or equal to 0" in said
+    assert not (tmp_path / "m").exists()
 
 
 def test_train_refuses_a_taxonomy_without_its_columns(tmp_path, monkeypatch):
