@@ -524,6 +524,13 @@ def fresh_classifier(encoder_dir: Path, cfg: TrainConfig, meta: dict) -> Classif
                            convention_weight=cfg.convention_weight))
 
 
+def cue_tables(cfg: TrainConfig, cues: dict[str, str] | None,
+               word_cues: dict[str, str] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The taxonomy's entry and word cue tables as the settings allow them (``topic_cues``, ``word_cues``)."""
+    entries = dict(cues or {}) if cfg.topic_cues else {}
+    return entries, (dict(word_cues or {}) if cfg.topic_cues and cfg.word_cues else {})
+
+
 def fit_companion(classifier: Classifier, examples: Sequence[Example], cfg: TrainConfig, log: Log,
                   pairs: Sequence[tuple[str, ...]] | None = None, cues: dict[str, str] | None = None,
                   word_cues: dict[str, str] | None = None) -> dict:
@@ -539,8 +546,7 @@ def fit_companion(classifier: Classifier, examples: Sequence[Example], cfg: Trai
     pairs = list(pairs) if pairs is not None else [classifier.prepare(e.title, e.text) for e in examples]
     targets = {head: [getattr(e, head) or None for e in examples] for head in SINGLE_LABEL}
     labels = {head: classifier.model.labels[head] for head in SINGLE_LABEL}
-    cues = dict(cues or {}) if cfg.topic_cues else {}
-    word_cues = dict(word_cues or {}) if cfg.topic_cues and cfg.word_cues else {}
+    cues, word_cues = cue_tables(cfg, cues, word_cues)
     classifier.linear = LinearCompanion.fit([classifier.companion_words(p) for p in pairs], targets, labels,
                                             C=cfg.linear_C, cues=cues,
                                             sample_weight=sample_weights(examples, cfg.gold_weight),
@@ -565,8 +571,7 @@ def fit_convention_expert(classifier: Classifier, examples: Sequence[Example], c
         return {}
     pairs = list(pairs) if pairs is not None else [classifier.prepare(e.title, e.text) for e in examples]
     chosen = [(e, p) for e, p in zip(examples, pairs) if e.source in SOURCES and e.topic]
-    cues = dict(cues or {}) if cfg.topic_cues else {}
-    word_cues = dict(word_cues or {}) if cfg.topic_cues and cfg.word_cues else {}
+    cues, word_cues = cue_tables(cfg, cues, word_cues)
     classifier.convention = fit_convention([classifier.companion_words(p) for _, p in chosen],
                                            [e.topic for e, _ in chosen], classifier.model.labels["topic"],
                                            C=cfg.linear_C, cues=cues, word_cues=word_cues)
