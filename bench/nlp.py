@@ -175,7 +175,7 @@ def _subprocess_json(code: str, *args: str) -> dict:
 def bench_load(model: Path, repeat: int = 3) -> dict:
     runs = [_subprocess_json(_LOAD_SNIPPET, str(model)) for _ in range(repeat)]
     best = {k: round(min(r[k] for r in runs), 3) for k in runs[0]}
-    size = sum(p.stat().st_size for p in model.iterdir() if p.is_file())
+    size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file() and "pretrained" not in p.relative_to(model).parts)
     best["model_dir_mb"] = round(size / 1e6, 2)
     print(f"model load (fresh process, best of {repeat}; load {_load()}):")
     print(f"  import torch + transformers: {best['import_s']:.2f} s")
