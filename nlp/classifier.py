@@ -426,11 +426,10 @@ class Classifier:
             head.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.split(".", 1)[0] == name})
         if model.wide is not None:
             model.wide.bag.weight.data.copy_(state[f"{WIDE_KEY}.weight"].float())
+        from nlp.convention import CONVENTION_DIR
         from nlp.linear import LinearCompanion
 
         classifier = cls(load_tokenizer(path), model, meta, path)
-        from nlp.convention import CONVENTION_DIR
-
         classifier.linear = LinearCompanion.load(path)
         classifier.convention = LinearCompanion.load(path / CONVENTION_DIR)
         return classifier
