@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from nlp.cli import app, commands
@@ -134,19 +135,15 @@ def test_train_refuses_an_unknown_class_weight_mode(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_train_refuses_a_companion_weight_outside_0_to_1(tmp_path):
-    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
-                                 "--companion-weight", "1.5"])
+@pytest.mark.parametrize("option, value, reason", [
+    ("--companion-weight", "1.5", "less than or equal to 1"),
+    ("--gold-weight", "0", "greater than or equal to 0.1"),
+    ("--convention-weight", "-1", "greater than or equal to 0"),
+])
+def test_train_refuses_a_weight_outside_its_range(tmp_path, option, value, reason):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), option, value])
     said = " ".join(result.output.replace("│", " ").split())  # the error box wraps its lines
-    assert result.exit_code == 2 and "'--companion-weight'" in said and "less than or equal to 1" in said
-    assert not (tmp_path / "m").exists()
-
-
-def test_train_refuses_a_gold_weight_below_its_minimum(tmp_path):
-    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
-                                 "--gold-weight", "0"])
-    said = " ".join(result.output.replace("│", " ").split())
-    assert result.exit_code == 2 and "'--gold-weight'" in said and "greater than or equal to 0.1" in said
+    assert result.exit_code == 2 and f"'{option}'" in said and reason in said
     assert not (tmp_path / "m").exists()
 
 
@@ -202,14 +199,6 @@ def test_train_without_the_convention_expert(tmp_path, monkeypatch):
     assert "convention expert" not in result.output and not (out / CONVENTION_DIR).exists()
     meta = json.loads((out / "minsheng.json").read_text(encoding="utf-8"))
     assert meta["convention_weight"] == 0 and meta["training"]["convention"] == {}
-
-
-def test_train_refuses_a_negative_convention_weight(tmp_path):
-    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
-                                 "--convention-weight", "-1"])
-    said = " ".join(result.output.replace("│", " ").split())
-    assert result.exit_code == 2 and "'--convention-weight'" in said and "greater than or equal to 0" in said
-    assert not (tmp_path / "m").exists()
 
 
 def test_train_refuses_a_taxonomy_without_its_columns(tmp_path, monkeypatch):
