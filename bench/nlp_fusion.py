@@ -81,6 +81,7 @@ class ConventionFitPredict(TransformerFitPredict):
         from nlp.classifier import Classifier
 
         clf = Classifier.load(self.encoder_dir.parent)  # only for prepare() and the label order
+        clf.linear = None  # the expert judges its word cues' rarity on this fold's messages, not the bundled model's
         pairs = {e.id + e.source: clf.prepare(e.title, e.text) for e in (*train, *test)}
         return convention_out(train, test, self.cfg, clf, pairs, self.cues, self.word_cues)
 

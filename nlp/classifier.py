@@ -290,7 +290,8 @@ class Classifier:
             return out
         weight = self.companion_weight
         words = [self.companion_words(p) for p in pairs]
-        linear = self.linear.logits(words)
+        term_lists = self.linear.term_lists(words)
+        linear = self.linear.logits(words, term_lists)
         for name, values in linear.items():
             if name in out:
                 companion = torch.from_numpy(values).float()
@@ -298,7 +299,8 @@ class Classifier:
         if self.convention is not None and self.convention_weight and "topic" in out:
             from nlp.convention import convention_logprobs
 
-            expert = torch.from_numpy(convention_logprobs(self.convention, words))
+            shared = term_lists if self.convention.reads_like(self.linear) else None  # one cue scan for both
+            expert = torch.from_numpy(convention_logprobs(self.convention, words, shared))
             out["topic"] = out["topic"] + self.convention_weight * expert
         return out
 

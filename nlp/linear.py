@@ -138,12 +138,24 @@ class LinearCompanion:
         return cls(vocab, vectorizer.idf_, heads, C, cues, cue_repeat, word_cues)
 
     # -- inference ----------------------------------------------------------------------------
-    def matrix(self, docs: Sequence[Sequence[str]]) -> sparse.csr_matrix:
-        """The TF-IDF rows of word lists (terms outside the vocabulary are dropped, as scikit-learn does)."""
+    def term_lists(self, docs: Sequence[Sequence[str]]) -> list[list[str]]:
+        """What this model counts in each word list (:func:`terms` with its cue tables)."""
+        return [terms(doc, self._indexes, self.cue_repeat) for doc in docs]
+
+    def reads_like(self, other: LinearCompanion) -> bool:
+        """Whether ``other`` counts the same terms in a message (same cue tables, same repeat), so that one
+        :meth:`term_lists` serves both."""
+        return (self.cues == other.cues and self.word_cues == other.word_cues
+                and self.cue_repeat == other.cue_repeat)
+
+    def matrix(self, docs: Sequence[Sequence[str]],
+               term_lists: Sequence[Sequence[str]] | None = None) -> sparse.csr_matrix:
+        """The TF-IDF rows of word lists (terms outside the vocabulary are dropped, as scikit-learn does);
+        ``term_lists``: their :meth:`term_lists` where already made."""
         indptr, indices, values = [0], [], []
-        for doc in docs:
+        for doc_terms in (term_lists if term_lists is not None else self.term_lists(docs)):
             counts: dict[int, int] = {}
-            for term in terms(doc, self._indexes, self.cue_repeat):
+            for term in doc_terms:
                 i = self.index.get(term)
                 if i is not None:
                     counts[i] = counts.get(i, 0) + 1
@@ -153,11 +165,12 @@ class LinearCompanion:
             values.extend(v / norm for _, v in row)
             indptr.append(len(indices))
         return sparse.csr_matrix((np.asarray(values, dtype=np.float32), np.asarray(indices, dtype=np.int64),
-                                  np.asarray(indptr, dtype=np.int64)), shape=(len(docs), len(self.vocab)))
+                                  np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(self.vocab)))
 
-    def logits(self, docs: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+    def logits(self, docs: Sequence[Sequence[str]],
+               term_lists: Sequence[Sequence[str]] | None = None) -> dict[str, np.ndarray]:
         """Per head, the regression's logits [documents, classes] in the classifier's label order."""
-        rows = self.matrix(docs)
+        rows = self.matrix(docs, term_lists)
         return {head: np.asarray(rows @ w) + b for head, (w, b) in self.heads.items()}
 
     # -- persistence --------------------------------------------------------------------------

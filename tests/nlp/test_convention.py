@@ -10,7 +10,7 @@ import torch
 from nlp.classifier import Classifier
 from nlp.convention import CONVENTION_DIR, convention_logprobs, fit_convention
 from nlp.labels import HEADS
-from nlp.linear import WEIGHTS_FILE
+from nlp.linear import WEIGHTS_FILE, LinearCompanion
 from nlp.train import saved_config, train_pipeline
 from tests.nlp.conftest import tiny_config
 
@@ -83,3 +83,39 @@ def test_models_saved_before_the_setting_read_as_without_it(tmp_path, tiny_model
     meta.pop("convention_weight", None)
     (tmp_path / "minsheng.json").write_text(json.dumps(meta), encoding="utf-8")
     assert saved_config(tmp_path, seed=1).convention_weight == 0.0
+
+
+def test_keeps_every_word_cue_it_is_given_and_reads_like_the_companion_with_the_same_tables():
+    word_cues = {"公积金": "城乡建设", "物业": "城乡建设"}  # each in half the toy gold: far above any rarity share
+    expert = fit_convention(DOCS, GOLD, HEADS["topic"], C=10.0, word_cues=word_cues)
+    assert expert.word_cues == word_cues  # judged rare by the companion over all messages, not again over the gold
+    companion = LinearCompanion.fit(DOCS, {"topic": GOLD}, {"topic": HEADS["topic"]}, C=10.0, word_cues=word_cues,
+                                    word_cue_max_df=1.0)
+    assert expert.reads_like(companion)
+    shared = companion.term_lists(DOCS)
+    np.testing.assert_array_equal(convention_logprobs(expert, DOCS, shared), convention_logprobs(expert, DOCS))
+    assert not fit_convention(DOCS, GOLD, HEADS["topic"], C=10.0).reads_like(companion)
+
+
+def test_training_gives_it_the_companions_cue_tables(tmp_path, tiny_model, tiny_examples):
+    examples = _gold_and_annotations(tiny_examples)
+    cues = {"物业管理": "城乡建设", "公交线路": "交通运输"}
+    word_cues = {"物业": "城乡建设", "公交": "交通运输", "从没见过的词": "交通运输"}
+    _, trained = train_pipeline([], examples, tmp_path, tiny_config(epochs=1, convention_weight=0.5),
+                                log=lambda m: None, encoder_dir=tiny_model[0] / "pretrained", cues=cues,
+                                word_cues=word_cues)
+    assert trained.convention.reads_like(trained.linear)
+    assert trained.convention.word_cues == trained.linear.word_cues
+    assert "从没见过的词" in trained.convention.word_cues  # never seen: rare by any count
+
+
+def test_without_a_companion_it_judges_word_cues_rare_over_all_the_messages(tiny_model, tiny_examples):
+    from nlp.train import fit_convention_expert
+
+    examples = _gold_and_annotations(tiny_examples)
+    clf = Classifier.load(tiny_model[0])
+    clf.linear = None
+    word = next(w for w in ("物业", "公交", "学校", "工资") if any(w in e.text for e in examples))
+    fit_convention_expert(clf, examples, tiny_config(convention_weight=0.5), lambda m: None,
+                          word_cues={word: "城乡建设", "从没见过的词": "交通运输"})
+    assert clf.convention.word_cues == {"从没见过的词": "交通运输"}  # the 1 % of some 60 messages: none of them
