@@ -571,14 +571,16 @@ def fit_convention_expert(classifier: Classifier, examples: Sequence[Example], c
         return {}
     pairs = list(pairs) if pairs is not None else [classifier.prepare(e.title, e.text) for e in examples]
     chosen = [(e, p) for e, p in zip(examples, pairs) if e.source in SOURCES and e.topic]
-    cues, word_cues = cue_tables(cfg, cues, word_cues)
     if classifier.linear is not None:  # the companion's tables: its word cues were judged rare over all messages
         cues, word_cues = classifier.linear.cues, classifier.linear.word_cues
-    elif word_cues:  # as the companion would judge them, over all the messages rather than the gold alone
-        from nlp.linear import WORD_CUE_MAX_DF
-        from nlp.taxonomy import rare_cues
+    else:
+        cues, word_cues = cue_tables(cfg, cues, word_cues)
+        if word_cues:  # as the companion would judge them, over all the messages rather than the gold alone
+            from nlp.linear import WORD_CUE_MAX_DF
+            from nlp.taxonomy import rare_cues
 
-        word_cues = rare_cues(word_cues, ["".join(classifier.companion_words(p)) for p in pairs], WORD_CUE_MAX_DF)
+            texts = ["".join(classifier.companion_words(p)) for p in pairs]
+            word_cues = rare_cues(word_cues, texts, WORD_CUE_MAX_DF)
     classifier.convention = fit_convention([classifier.companion_words(p) for _, p in chosen],
                                            [e.topic for e, _ in chosen], classifier.model.labels["topic"],
                                            C=cfg.linear_C, cues=cues, word_cues=word_cues)
