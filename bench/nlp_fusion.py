@@ -17,6 +17,10 @@ minute; the network is not retrained).
     .venv/bin/python bench/nlp_fusion.py --data ../shared/data/gov_messages --save /tmp/fusion.npz --jobs 2
     .venv/bin/python bench/nlp_fusion.py --load /tmp/fusion.npz
     .venv/bin/python bench/nlp_fusion.py --load /tmp/fusion.npz --add-convention
+    .venv/bin/python bench/nlp_fusion.py --load /tmp/fusion.npz --review
+
+``--review`` prints, for the model's own weights, how long the analysts' review queue is at a few threshold
+settings (``MINSHENG_REVIEW_*_BELOW``) and how many of the held-out errors it catches (the table in docs/nlp.md).
 """
 from __future__ import annotations
 
@@ -168,6 +172,59 @@ def convention_sweep(z, w: float, tau: float) -> None:
         print(row)
 
 
+REVIEW_THRESHOLDS = ((0.45, 0.6, 0.45), (0.5, 0.6, 0.45), (0.55, 0.6, 0.45), (0.45, 0.55, 0.45), (0.4, 0.55, 0.4),
+                     (0.35, 0.55, 0.4), (0.5, 0.55, 0.55))
+TOPIC_BANDS = (0.0, 0.3, 0.4, 0.45, 0.5, 0.6, 1.01)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    return np.exp(log_softmax(x))
+
+
+def model_probabilities(z, key: str, model: Path) -> dict[str, np.ndarray]:
+    """Held-out probabilities per head as the model fuses them (its companion weight, logit adjustment and
+    convention weight), for ``key`` ("annot" or "gold")."""
+    from nlp.train import parse_logit_adjust, saved_config
+
+    cfg = saved_config(model, seed=13)
+    taus = parse_logit_adjust(cfg.logit_adjust)
+    heads = SINGLE_LABEL if key == "annot" else ("topic",)
+    out = {}
+    for head in heads:
+        logits = fused(z[f"{key}_net_{head}"], z[f"{key}_lin_{head}"], z[f"{key}_shares_{head}"], cfg.companion_weight,
+                       taus.get(head, 0.0))
+        if head == "topic" and f"{key}_conv_topic" in z:
+            logits = logits + cfg.convention_weight * z[f"{key}_conv_topic"]
+        out[head] = softmax(logits)
+    return out
+
+
+def review_table(saved: Path, model: Path) -> None:
+    """Queue length against errors caught for the model's fused probabilities, pooled over the held-out folds."""
+    z = np.load(saved)
+    probs = model_probabilities(z, "annot", model)
+    wrong = {h: np.array(HEADS[h])[probs[h].argmax(1)] != z[f"annot_truth_{h}"] for h in SINGLE_LABEL}
+    best = {h: probs[h].max(1) for h in SINGLE_LABEL}
+    n = len(best["topic"])
+    print(f"\nreview queue over {n} held-out annotations (model's weights; thresholds topic / sentiment / appeal)")
+    print(f"{'thresholds':>18}{'queued':>9}{'topic errors caught':>22}{'appeal errors caught':>22}{'topic acc outside':>19}")
+    for t, s, a in REVIEW_THRESHOLDS:
+        queued = (best["topic"] < t) | (best["sentiment"] < s) | (best["appeal"] < a)
+        outside = ~queued
+        caught = {h: f"{(wrong[h] & queued).sum()} of {wrong[h].sum()}" for h in ("topic", "appeal")}
+        print(f"{t:6.2f} /{s:5.2f} /{a:5.2f}{queued.mean():8.1%}{caught['topic']:>22}{caught['appeal']:>22}"
+              f"{1 - wrong['topic'][outside].mean():19.3f}")
+    print("topic accuracy by topic score band (annotations | gold):")
+    gold = model_probabilities(z, "gold", model)["topic"]
+    gold_wrong = np.array(HEADS["topic"])[gold.argmax(1)] != z["gold_truth_topic"]
+    for lo, hi in zip(TOPIC_BANDS, TOPIC_BANDS[1:]):
+        row = f"  {lo:.2f}-{min(hi, 1.0):.2f}"
+        for score, miss in ((best["topic"], wrong["topic"]), (gold.max(1), gold_wrong)):
+            band = (score >= lo) & (score < hi)
+            row += f"   {1 - miss[band].mean():.3f} of {band.sum():>5}" if band.any() else f"   {'-':>5} of {0:>5}"
+        print(row)
+
+
 def sweep(saved: Path, model: Path | None = None) -> None:
     z = np.load(saved)
     for head in SINGLE_LABEL:
@@ -202,6 +259,8 @@ def main() -> None:
     parser.add_argument("--gold-weight", type=float, help="train the folds with this gold weight (default: the model's)")
     parser.add_argument("--word-cues", action=argparse.BooleanOptionalAction,
                         help="give the companion the taxonomy's word cues (default: as the model was trained)")
+    parser.add_argument("--review", action="store_true",
+                        help="with --load: print the review queue's length and the errors it catches instead of the sweep")
     parser.add_argument("--add-convention", action="store_true",
                         help="with --load: fit the convention expert on the same folds and add its logits to FILE")
     args = parser.parse_args()
@@ -211,6 +270,11 @@ def main() -> None:
         parser.error("--add-convention adds to logits saved earlier: give --load FILE.npz")
     if args.save:
         collect(args.data, args.model, args.jobs, args.save, args.gold_weight, args.word_cues)
+    if args.review:
+        if not args.load:
+            parser.error("--review reads logits saved earlier: give --load FILE.npz")
+        review_table(args.load, args.model)
+        return
     if args.add_convention:
         add_convention(args.data, args.model, args.load, args.word_cues)
     sweep(args.load or args.save, args.model)

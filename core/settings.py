@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(False, description="Mark cookies Secure (set true behind HTTPS).")
     scheduler: bool = Field(True, description="Run scheduled jobs (sweeps, crawls, briefings) inside `minsheng serve`.")
     model_dir: Path | None = Field(None, description="A local Hugging Face model directory replacing the bundled classifier.")
-    review_topic_below: float = Field(0.45, ge=0.0, le=1.0, description="Topic probability below which a document goes to the analysts' review queue.")
+    review_topic_below: float = Field(0.5, ge=0.0, le=1.0, description="Topic probability below which a document goes to the analysts' review queue.")
     review_sentiment_below: float = Field(0.6, ge=0.0, le=1.0, description="Sentiment probability below which a document goes to the review queue.")
     review_appeal_below: float = Field(0.45, ge=0.0, le=1.0, description="Appeal probability below which a document goes to the review queue.")
     smtp_url: str | None = Field(None, description="smtp://user:pass@host:port/?from=addr for e-mail notices; unset = in-app only.")

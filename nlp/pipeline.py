@@ -20,8 +20,9 @@ def review_thresholds() -> dict[str, float]:
     """Per head, the probability below which a prediction goes to the analysts' review queue.
 
     Settings (``MINSHENG_REVIEW_TOPIC_BELOW`` and the like), because the queue's length against the errors it
-    catches is a site's choice: on held-out messages the defaults queue about 42 % and catch three quarters of the
-    topic errors; 0.4 / 0.55 / 0.4 queue 34 % and catch 69 % (table in docs/nlp.md).
+    catches is a site's choice: on held-out messages the defaults (0.5 / 0.6 / 0.45) queue about 43 % and catch
+    78 % of the topic errors; 0.4 / 0.55 / 0.4 queue 30 % and catch 63 % (``bench/nlp_fusion.py --review``, table in
+    docs/nlp.md).
     """
     from core.settings import get_settings
 

@@ -23,7 +23,7 @@ def _scores(topic: float, sentiment: float, appeal: float) -> SimpleNamespace:
 
 
 def test_defaults_queue_a_doubtful_topic(settings_env):
-    assert review_thresholds() == {"topic": 0.45, "sentiment": 0.6, "appeal": 0.45}
+    assert review_thresholds() == {"topic": 0.5, "sentiment": 0.6, "appeal": 0.45}
     assert _review_reasons(_scores(0.4, 0.9, 0.9)) == ["low_topic"]
     assert _review_reasons(_scores(0.5, 0.9, 0.9)) == []
     assert review_reasons(_scores(0.4, 0.5, 0.4)) == ["low_topic", "low_sentiment", "low_appeal"]
