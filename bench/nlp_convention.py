@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))
+
+from nlp_fusion import fused, scores  # noqa: E402  (the same fusion and scores as the sweep of the weights)
 
 ANNOTATION_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3)
 CONVENTION_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
@@ -66,14 +69,6 @@ def fit_expert(folds: Folds, gold_idx: Sequence[int], ann_idx: Sequence[int], we
     weights = [1.0] * len(gold_idx) + [weight] * len(ann_idx)
     return LinearCompanion.fit(docs, {"topic": topics}, {"topic": folds.labels}, C=folds.cfg.linear_C, cues=folds.cues,
                                word_cues=word_cues, word_cue_max_df=1.0, sample_weight=weights)
-
-
-def macro_f1(truth: Sequence[str], logits: np.ndarray, labels: Sequence[str]) -> tuple[float, float]:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    pred = [labels[i] for i in logits.argmax(axis=1)]
-    return accuracy_score(truth, pred), f1_score(truth, pred, labels=sorted(set(truth)), average="macro",
-                                                 zero_division=0)
 
 
 def held_out(folds: Folds, weights: Sequence[float], nested: bool) -> dict[str, dict[str, np.ndarray]]:
@@ -120,7 +115,7 @@ def choose_weight(folds: Folds, train_gold: np.ndarray, ann_idx: list[int], weig
         for fit_rows, test_rows in splitter.split(np.zeros(len(topics)), topics):
             expert = fit_expert(folds, train_gold[fit_rows], ann_idx, weight, word_cues)
             logits[test_rows] = convention_logprobs(expert, [folds.gold_words[i] for i in train_gold[test_rows]])
-        score = macro_f1(list(topics), logits, folds.labels)[1]
+        score = scores(list(topics), folds.labels, logits)[1]
         if best is None or score > best[0] + 1e-9:
             best = (score, weight)
     return best[1]
@@ -142,12 +137,10 @@ def main() -> None:
     gold_truth = [e.topic for e in folds.gold]
     print("\nexpert alone on the held-out gold; acc / macro-F1")
     for variant, logp in experts.items():
-        acc, f1 = macro_f1(gold_truth, logp["gold"], folds.labels)
+        acc, f1 = scores(gold_truth, folds.labels, logp["gold"])
         print(f"  {variant:>8}{acc:9.4f}{f1:9.4f}")
     if not args.load:
         return
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from nlp_fusion import fused
     from nlp.train import parse_logit_adjust
 
     z = np.load(args.load)
@@ -163,7 +156,7 @@ def main() -> None:
         for weight in CONVENTION_WEIGHTS:
             row = f"{variant:>8}{weight:8.2f}"
             for key in ("annot", "gold"):
-                acc, f1 = macro_f1(truth[key], base[key] + weight * logp[key], folds.labels)
+                acc, f1 = scores(truth[key], folds.labels, base[key] + weight * logp[key])
                 row += f"{acc:11.4f}{f1:11.4f}"
             print(row)
 
