@@ -56,6 +56,12 @@ def convention_out(train, test, cfg, clf, pairs: dict, cues, word_cues) -> dict[
 class LogitsFitPredict(TransformerFitPredict):
     """One fold as ``minsheng evaluate`` trains it, returning raw logits instead of labels."""
 
+    def extend(self, clf, train, pairs: dict) -> None:
+        """Hook for an experiment that adds to the network before fine-tuning (``bench/nlp_cue_input.py``)."""
+
+    def fine_tuned(self, clf) -> None:
+        """Hook called after fine-tuning, e.g. to log what an :meth:`extend` addition learned."""
+
     def __call__(self, train, test):
         from nlp.train import class_shares, finetune, fit_companion, fresh_classifier, seed_everything
 
@@ -63,7 +69,9 @@ class LogitsFitPredict(TransformerFitPredict):
         clf = fresh_classifier(self.encoder_dir, self.cfg, self.meta)
         pairs = {e.id + e.source: clf.prepare(e.title, e.text) for e in (*train, *test)}
         train_pairs = [pairs[e.id + e.source] for e in train]
+        self.extend(clf, train, pairs)
         finetune(clf, train, self.cfg, self.log, pairs=train_pairs)
+        self.fine_tuned(clf)
         fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues, word_cues=self.word_cues)
         test_pairs = [pairs[e.id + e.source] for e in test]
         net = clf.net_logits(test_pairs)
@@ -121,7 +129,7 @@ def _config(model: Path, gold_weight: float | None, word_cues: bool | None):
 
 
 def collect(data: Path, model: Path, jobs: int, save: Path, gold_weight: float | None = None,
-            word_cues: bool | None = None) -> None:
+            word_cues: bool | None = None, fit_predict: type[LogitsFitPredict] = LogitsFitPredict) -> None:
     from nlp import corpus
     from nlp.cli import _topic_cues
     from nlp.evaluate import cross_validate
@@ -129,7 +137,7 @@ def collect(data: Path, model: Path, jobs: int, save: Path, gold_weight: float |
     cfg = _config(model, gold_weight, word_cues)
     gold, ann = corpus.load_gold(data), corpus.load_annotations(data)
     cues, words = _topic_cues(data, cfg)
-    run = LogitsFitPredict(model / "pretrained", cfg, print, cues=cues, word_cues=words)
+    run = fit_predict(model / "pretrained", cfg, print, cues=cues, word_cues=words)
     result = cross_validate("fusion", gold, ann, 5, cfg.seed, run, print, jobs)
     arrays = {f"gold_{k}": np.stack(v) for k, v in result.gold_pred.items() if v and v[0] is not None}
     arrays.update({f"annot_{k}": np.stack(v) for k, v in result.annot_pred.items() if v and v[0] is not None})
