@@ -56,22 +56,18 @@ def convention_out(train, test, cfg, clf, pairs: dict, cues, word_cues) -> dict[
 class LogitsFitPredict(TransformerFitPredict):
     """One fold as ``minsheng evaluate`` trains it, returning raw logits instead of labels."""
 
-    def extend(self, clf, train, pairs: dict) -> None:
-        """Hook for an experiment that adds to the network before fine-tuning (``bench/nlp_cue_input.py``)."""
-
-    def fine_tuned(self, clf) -> None:
-        """Hook called after fine-tuning, e.g. to log what an :meth:`extend` addition learned."""
-
     def __call__(self, train, test):
-        from nlp.train import class_shares, finetune, fit_companion, fresh_classifier, seed_everything
+        from nlp.train import (attach_cue_input, class_shares, cue_layer_summary, finetune, fit_companion,
+                               fresh_classifier, seed_everything)
 
         seed_everything(self.cfg.seed)
         clf = fresh_classifier(self.encoder_dir, self.cfg, self.meta)
         pairs = {e.id + e.source: clf.prepare(e.title, e.text) for e in (*train, *test)}
         train_pairs = [pairs[e.id + e.source] for e in train]
-        self.extend(clf, train, pairs)
+        attach_cue_input(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues, word_cues=self.word_cues)
         finetune(clf, train, self.cfg, self.log, pairs=train_pairs)
-        self.fine_tuned(clf)
+        if clf.model.cue is not None:
+            self.log(f"  cue layer, mean weight on its own topic: {cue_layer_summary(clf)}")
         fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues, word_cues=self.word_cues)
         test_pairs = [pairs[e.id + e.source] for e in test]
         net = clf.net_logits(test_pairs)
@@ -115,7 +111,7 @@ def scores(truth: list[str], labels: tuple[str, ...], logits: np.ndarray) -> tup
                                                  zero_division=0)
 
 
-def _config(model: Path, gold_weight: float | None, word_cues: bool | None):
+def _config(model: Path, gold_weight: float | None, word_cues: bool | None, cue_input: bool | None = None):
     from nlp.train import saved_config
 
     cfg = saved_config(model, seed=13)
@@ -123,21 +119,23 @@ def _config(model: Path, gold_weight: float | None, word_cues: bool | None):
         cfg.gold_weight = gold_weight
     if word_cues is not None:
         cfg.word_cues = word_cues
+    if cue_input is not None:
+        cfg.cue_input = cue_input
     if not cfg.convention_weight:  # the expert is fitted for the sweep whatever the model's own weight
         cfg.convention_weight = 1.0
     return cfg
 
 
 def collect(data: Path, model: Path, jobs: int, save: Path, gold_weight: float | None = None,
-            word_cues: bool | None = None, fit_predict: type[LogitsFitPredict] = LogitsFitPredict) -> None:
+            word_cues: bool | None = None, cue_input: bool | None = None) -> None:
     from nlp import corpus
     from nlp.cli import _topic_cues
     from nlp.evaluate import cross_validate
 
-    cfg = _config(model, gold_weight, word_cues)
+    cfg = _config(model, gold_weight, word_cues, cue_input)
     gold, ann = corpus.load_gold(data), corpus.load_annotations(data)
     cues, words = _topic_cues(data, cfg)
-    run = fit_predict(model / "pretrained", cfg, print, cues=cues, word_cues=words)
+    run = LogitsFitPredict(model / "pretrained", cfg, print, cues=cues, word_cues=words)
     result = cross_validate("fusion", gold, ann, 5, cfg.seed, run, print, jobs)
     arrays = {f"gold_{k}": np.stack(v) for k, v in result.gold_pred.items() if v and v[0] is not None}
     arrays.update({f"annot_{k}": np.stack(v) for k, v in result.annot_pred.items() if v and v[0] is not None})
@@ -267,6 +265,8 @@ def main() -> None:
     parser.add_argument("--gold-weight", type=float, help="train the folds with this gold weight (default: the model's)")
     parser.add_argument("--word-cues", action=argparse.BooleanOptionalAction,
                         help="give the companion the taxonomy's word cues (default: as the model was trained)")
+    parser.add_argument("--cue-input", action=argparse.BooleanOptionalAction,
+                        help="feed the cue counts to the network's topic head (default: as the model was trained)")
     parser.add_argument("--review", action="store_true",
                         help="with --load: print the review queue's length and the errors it catches instead of the sweep")
     parser.add_argument("--add-convention", action="store_true",
@@ -277,7 +277,7 @@ def main() -> None:
     if args.add_convention and not args.load:
         parser.error("--add-convention adds to logits saved earlier: give --load FILE.npz")
     if args.save:
-        collect(args.data, args.model, args.jobs, args.save, args.gold_weight, args.word_cues)
+        collect(args.data, args.model, args.jobs, args.save, args.gold_weight, args.word_cues, args.cue_input)
     if args.review:
         if not args.load:
             parser.error("--review reads logits saved earlier: give --load FILE.npz")

@@ -27,6 +27,7 @@ from torch import nn
 from nlp.labels import HEADS, SINGLE_LABEL
 
 if TYPE_CHECKING:
+    from nlp.cue_input import CueCounter
     from nlp.linear import LinearCompanion
 
 log = logging.getLogger("minsheng.nlp")
@@ -36,6 +37,8 @@ META_FILE = "minsheng.json"
 HEADS_FILE = "heads.safetensors"
 #: Key prefix of the wide path's weights in ``HEADS_FILE`` (no head is called so).
 WIDE_KEY = "_wide"
+#: Key prefix of the cue input layer's weights in ``HEADS_FILE``.
+CUE_KEY = "_cue"
 FORMAT = 1
 #: Share of the body budget kept from the start of a long message; the rest comes from its end,
 #: where writers put their request ("take the one the writer's last request asks for"). A model stores
@@ -125,7 +128,8 @@ class WidePath(nn.Module):
 
 class MultiHead(nn.Module):
     """Encoder + dropout + one linear layer per head over the pooled token states (see ``POOLINGS``),
-    plus, when ``wide_buckets`` > 0, a :class:`WidePath` over the input's word pieces and bigrams."""
+    plus, when ``wide_buckets`` > 0, a :class:`WidePath` over the input's word pieces and bigrams, and, once
+    :meth:`add_cue_input` is called, a linear layer from the taxonomy cue counts (``nlp.cue_input``) to the topic."""
 
     def __init__(self, encoder: nn.Module, labels: dict[str, Sequence[str]], dropout: float = 0.1,
                  pooling: str = "mean", wide_buckets: int = 0):
@@ -143,10 +147,19 @@ class MultiHead(nn.Module):
         self.wide_buckets = wide_buckets
         self.wide = (WidePath(encoder.config.vocab_size, wide_buckets, sum(len(c) for c in self.labels.values()))
                      if wide_buckets else None)
+        self.cue: nn.Linear | None = None
+
+    def add_cue_input(self, width: int) -> nn.Linear:
+        """The cue input layer (``width`` counts to the topic logits), at zero so it only adds what the rest lacks."""
+        self.cue = nn.Linear(width, len(self.labels["topic"]))
+        nn.init.zeros_(self.cue.weight)
+        nn.init.zeros_(self.cue.bias)
+        return self.cue
 
     def forward(self, input_ids, attention_mask, token_type_ids=None, wide_ids=None,
-                wide_mask=None) -> dict[str, torch.Tensor]:
-        """Logits per head; the wide path reads ``wide_ids`` (the whole message) when given, else ``input_ids``."""
+                wide_mask=None, cue_counts=None) -> dict[str, torch.Tensor]:
+        """Logits per head; the wide path reads ``wide_ids`` (the whole message) when given, else ``input_ids``;
+        the cue layer reads ``cue_counts`` where it exists and they are given."""
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None and getattr(self.encoder.config, "type_vocab_size", 0) > 1:
             kwargs["token_type_ids"] = token_type_ids
@@ -162,6 +175,8 @@ class MultiHead(nn.Module):
             bag = self.wide(input_ids, attention_mask) if wide_ids is None else self.wide(wide_ids, wide_mask)
             parts = bag.split([len(c) for c in self.labels.values()], -1)
             out = {name: out[name] + part.to(out[name].dtype) for name, part in zip(self.labels, parts)}
+        if self.cue is not None and cue_counts is not None:
+            out["topic"] = out["topic"] + self.cue(cue_counts.to(self.cue.weight.dtype)).to(out["topic"].dtype)
         return out
 
 
@@ -213,6 +228,8 @@ class Classifier:
         self.linear: LinearCompanion | None = None
         #: the convention expert (``nlp.convention``), fitted on the gold alone, added to the topic logits
         self.convention: LinearCompanion | None = None
+        #: what turns a message into the cue layer's input (``nlp.cue_input``), where the network has that layer
+        self.cue_counter: CueCounter | None = None
 
     @property
     def reads_whole_message(self) -> bool:
@@ -249,6 +266,8 @@ class Classifier:
             wide = self.tokenizer([p[2] or "-" for p in pairs], add_special_tokens=False, padding=True,
                                   truncation=True, max_length=WIDE_MAX_WORDS * 2, return_tensors="pt")
             enc["wide_ids"], enc["wide_mask"] = wide["input_ids"], wide["attention_mask"]
+        if self.model.cue is not None and self.cue_counter is not None:
+            enc["cue_counts"] = self.cue_counter.counts(["".join(self.companion_words(p)) for p in pairs])
         return enc
 
     def forward(self, enc: dict[str, torch.Tensor], device: torch.device | None = None) -> dict[str, torch.Tensor]:
@@ -258,7 +277,7 @@ class Classifier:
             return value.to(device) if value is not None and device is not None else value
 
         return self.model(get("input_ids"), get("attention_mask"), get("token_type_ids"),
-                          get("wide_ids"), get("wide_mask"))
+                          get("wide_ids"), get("wide_mask"), get("cue_counts"))
 
     def companion_words(self, pair: tuple[str, ...]) -> list[str]:
         """The words of a prepared message the linear companion reads (the whole message where prepared so)."""
@@ -388,6 +407,10 @@ class Classifier:
                  for k, v in head.state_dict().items()}
         if self.model.wide is not None:  # mostly zeros and small numbers: half precision halves 10-20 MB
             heads[f"{WIDE_KEY}.weight"] = self.model.wide.bag.weight.detach().half().contiguous()
+        cue_input = self.model.cue is not None and self.cue_counter is not None
+        if cue_input:
+            heads.update({f"{CUE_KEY}.{k}": v.detach().float().contiguous()
+                          for k, v in self.model.cue.state_dict().items()})
         save_file(heads, str(path / HEADS_FILE))
         from nlp.linear import VOCAB_FILE, WEIGHTS_FILE
         from nlp.taxonomy import CUES_FILE
@@ -397,6 +420,11 @@ class Classifier:
         else:  # a directory saved over must not keep an earlier model's companion
             for stale in (WEIGHTS_FILE, VOCAB_FILE, CUES_FILE):
                 (path / stale).unlink(missing_ok=True)
+        if cue_input:  # the cue input reads the companion's tables, which the directory keeps once
+            if self.linear is None:
+                self.cue_counter.save(path)
+            elif not self.cue_counter.same_tables(self.linear.cues, self.linear.word_cues):
+                raise ValueError("the cue input and the linear companion were given different cue tables")
         from nlp.convention import CONVENTION_DIR
 
         if self.convention is not None:
@@ -405,7 +433,8 @@ class Classifier:
         elif (path / CONVENTION_DIR).is_dir():  # nor an earlier model's convention expert
             shutil.rmtree(path / CONVENTION_DIR)
         meta = dict(self.meta, format=FORMAT, labels=self.model.labels, pooling=self.model.pooling,
-                    wide_buckets=self.model.wide_buckets, linear_C=self.linear.C if self.linear is not None else 0)
+                    wide_buckets=self.model.wide_buckets, linear_C=self.linear.C if self.linear is not None else 0,
+                    cue_input=cue_input)
         meta.update(extra_meta or {})
         (path / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
@@ -432,6 +461,12 @@ class Classifier:
         from nlp.linear import LinearCompanion
 
         classifier = cls(load_tokenizer(path), model, meta, path)
+        if meta.get("cue_input"):  # models saved before the setting have no cue layer
+            from nlp.cue_input import CueCounter
+
+            classifier.cue_counter = CueCounter.load(path, labels["topic"])
+            model.add_cue_input(classifier.cue_counter.width).load_state_dict(
+                {k.split(".", 1)[1]: v for k, v in state.items() if k.split(".", 1)[0] == CUE_KEY})
         classifier.linear = LinearCompanion.load(path)
         classifier.convention = LinearCompanion.load(path / CONVENTION_DIR)
         return classifier

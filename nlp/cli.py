@@ -66,11 +66,11 @@ def _corrections() -> list:
 
 
 def _topic_cues(data: Path, cfg) -> tuple[dict[str, str], dict[str, str]]:
-    """The taxonomy's cue tables of the data folder for the linear companion, entries and words (empty when
-    switched off or absent)."""
+    """The taxonomy's cue tables of the data folder for the linear companion and the network's cue input, entries
+    and words (empty when switched off, when neither reads them, or when absent)."""
     from nlp.taxonomy import TAXONOMY_FILE, cues_from_data, word_cues_from_data
 
-    if not cfg.topic_cues or not cfg.linear_C:
+    if not cfg.topic_cues or not (cfg.linear_C or cfg.cue_input):
         return {}, {}
     try:
         cues = cues_from_data(data)
@@ -113,6 +113,7 @@ def train(
     topic_cues: Annotated[Optional[bool], typer.Option("--topic-cues/--no-topic-cues", help="线性伴随模型是否使用分类体系线索（数据目录 taxonomy.csv 中只属于一个主题的二、三级条目）")] = None,
     word_cues: Annotated[Optional[bool], typer.Option("--word-cues/--no-word-cues", help="分类体系线索是否也包括条目中只属于一个主题的少见词（如 邮政、直销、计生）")] = None,
     convention_weight: Annotated[Optional[float], typer.Option(min=0.0, max=5.0, help="惯例模型（只用金标准消息训练的主题回归，学习其归类惯例）的对数概率加到主题上的权重；0 表示不用（默认 0.25）")] = None,
+    cue_input: Annotated[Optional[bool], typer.Option("--cue-input/--no-cue-input", help="是否把每个主题的分类体系线索计数（条目与少见词）直接输入网络的主题输出头（需要分类体系线索）")] = None,
 ) -> None:
     """预训练编码器（掩码语言模型）并微调主题、情感、诉求类型与风险四个输出头，保存到 --out。"""
     from nlp import corpus, keywords, segment
@@ -124,7 +125,8 @@ def train(
                         ("pooling", pooling), ("wide_buckets", wide_buckets), ("head_share", head_share),
                         ("linear_C", linear_c), ("logit_adjust", logit_adjust), ("topic_cues", topic_cues),
                         ("companion_weight", companion_weight), ("gold_weight", gold_weight),
-                        ("word_cues", word_cues), ("convention_weight", convention_weight)):
+                        ("word_cues", word_cues), ("convention_weight", convention_weight),
+                        ("cue_input", cue_input)):
         if value is not None:
             setattr(cfg, name, value)
     from nlp.train import check_class_weight

@@ -213,8 +213,8 @@ class TransformerFitPredict:
         self.pair_cache: dict[str, tuple[str, ...]] = {}
 
     def __call__(self, train: list[Example], test: list[Example]) -> Predictions:
-        from nlp.train import (finetune, fit_companion, fit_convention_expert, fresh_classifier, seed_everything,
-                               set_logit_adjustment)
+        from nlp.train import (attach_cue_input, finetune, fit_companion, fit_convention_expert, fresh_classifier,
+                               seed_everything, set_logit_adjustment)
 
         seed_everything(self.cfg.seed)
         clf = fresh_classifier(self.encoder_dir, self.cfg, self.meta)
@@ -223,6 +223,7 @@ class TransformerFitPredict:
             if key not in self.pair_cache:
                 self.pair_cache[key] = clf.prepare(e.title, e.text)
         train_pairs = [self.pair_cache[e.id + e.source] for e in train]
+        attach_cue_input(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues, word_cues=self.word_cues)
         finetune(clf, train, self.cfg, self.log, pairs=train_pairs)
         fit_companion(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues, word_cues=self.word_cues)
         fit_convention_expert(clf, train, self.cfg, self.log, pairs=train_pairs, cues=self.cues,

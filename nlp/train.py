@@ -91,6 +91,10 @@ class TrainConfig:
     #: gold alone) add to the fused topic logits (0 = no expert). 0.25 was read off the 5 folds' saved logits
     #: (``bench/nlp_fusion.py``): gold topic macro-F1 0.831 -> 0.843, annotations' 0.706 -> 0.699 (model card)
     convention_weight: float = 0.25
+    #: feed the taxonomy cue counts per topic to the network's topic head (``nlp.cue_input``; needs the taxonomy's
+    #: cues, as the companion's ``topic_cues``). On the evaluation's folds the network alone went from 0.783 to
+    #: 0.824 gold topic macro-F1 (model card)
+    cue_input: bool = True
     extra: dict = field(default_factory=dict)
 
 
@@ -368,7 +372,7 @@ def set_logit_adjustment(classifier: Classifier, examples: Sequence[Example], cf
 
 
 #: settings added after models were bundled, with the value those models were trained with
-BEFORE_THE_SETTING = {"gold_weight": 1.0, "word_cues": False, "convention_weight": 0.0}
+BEFORE_THE_SETTING = {"gold_weight": 1.0, "word_cues": False, "convention_weight": 0.0, "cue_input": False}
 
 
 def saved_config(model_dir: Path, seed: int) -> TrainConfig:
@@ -437,7 +441,7 @@ def finetune(classifier: Classifier, examples: Sequence[Example], cfg: TrainConf
     total = steps_per_epoch * cfg.epochs
     groups: dict[tuple[bool, bool], list] = {}
     for name, p in model.named_parameters():
-        groups.setdefault((name.startswith(("heads.", "wide.")), p.ndim >= 2), []).append(p)
+        groups.setdefault((name.startswith(("heads.", "wide.", "cue.")), p.ndim >= 2), []).append(p)
     # the heads start from zero knowledge: they learn faster than the (initialised) encoder
     opt = torch.optim.AdamW([
         {"params": params, "weight_decay": cfg.weight_decay if decay else 0.0,
@@ -529,6 +533,42 @@ def cue_tables(cfg: TrainConfig, cues: dict[str, str] | None,
     """The taxonomy's entry and word cue tables as the settings allow them (``topic_cues``, ``word_cues``)."""
     entries = dict(cues or {}) if cfg.topic_cues else {}
     return entries, (dict(word_cues or {}) if cfg.topic_cues and cfg.word_cues else {})
+
+
+def attach_cue_input(classifier: Classifier, examples: Sequence[Example], cfg: TrainConfig, log: Log,
+                     pairs: Sequence[tuple[str, ...]] | None = None, cues: dict[str, str] | None = None,
+                     word_cues: dict[str, str] | None = None) -> dict:
+    """Before fine-tuning: give the network its cue input (``nlp.cue_input``), with the taxonomy's tables as the
+    companion will read them (word cues judged rare over these training messages); none where ``cfg.cue_input``
+    is off or there are no cues."""
+    from nlp.cue_input import CueCounter
+    from nlp.linear import WORD_CUE_MAX_DF
+
+    classifier.cue_counter, classifier.model.cue = None, None
+    if not cfg.cue_input:
+        return {}
+    cues, word_cues = cue_tables(cfg, cues, word_cues)
+    if not cues and not word_cues:
+        log("  cue input: none (no taxonomy cues)")
+        return {}
+    pairs = list(pairs) if pairs is not None else [classifier.prepare(e.title, e.text) for e in examples]
+    texts = ["".join(classifier.companion_words(p)) for p in pairs]
+    counter = CueCounter.fit(cues, word_cues, texts, classifier.model.labels["topic"], WORD_CUE_MAX_DF)
+    classifier.model.add_cue_input(counter.width)
+    classifier.cue_counter = counter
+    log(f"  cue input: {len(counter.cues)} taxonomy entries, {len(counter.word_cues)} rare word cues")
+    return {"entries": len(counter.cues), "word_cues": len(counter.word_cues)}
+
+
+def cue_layer_summary(classifier: Classifier) -> dict:
+    """What the trained cue layer learned: its mean weight from a topic's counts to that topic's logit."""
+    layer = classifier.model.cue
+    if layer is None:
+        return {}
+    weight = layer.weight.detach().float()
+    n = weight.shape[0]
+    return {"own_topic_entries": round(float(weight[:, :n].diagonal().mean()), 3),
+            "own_topic_words": round(float(weight[:, n:].diagonal().mean()), 3)}
 
 
 def fit_companion(classifier: Classifier, examples: Sequence[Example], cfg: TrainConfig, log: Log,
@@ -654,7 +694,13 @@ def train_pipeline(
     classifier = fresh_classifier(encoder_dir, cfg, meta)
     log(f"fine-tuning on {len(examples)} labelled messages")
     pairs = [classifier.prepare(e.title, e.text) for e in examples]
+    summary["cue_input"] = attach_cue_input(classifier, examples, cfg, log, pairs=pairs, cues=cues,
+                                            word_cues=word_cues)
     summary["finetuning"] = finetune(classifier, examples, cfg, log, pairs=pairs)
+    if summary["cue_input"]:
+        summary["cue_input"].update(cue_layer_summary(classifier))
+        log(f"  cue layer, mean weight on its own topic: entries {summary['cue_input']['own_topic_entries']}, "
+            f"words {summary['cue_input']['own_topic_words']}")
     summary["linear"] = fit_companion(classifier, examples, cfg, log, pairs=pairs, cues=cues, word_cues=word_cues)
     summary["convention"] = fit_convention_expert(classifier, examples, cfg, log, pairs=pairs, cues=cues,
                                                   word_cues=word_cues)
