@@ -112,7 +112,7 @@ def train(
     gold_weight: Annotated[Optional[float], typer.Option(min=0.1, max=50.0, help="一条金标准消息（labeled_topic.jsonl）在输出头与线性伴随模型损失中的权重（标注与更正为 1；默认 4）")] = None,
     topic_cues: Annotated[Optional[bool], typer.Option("--topic-cues/--no-topic-cues", help="线性伴随模型是否使用分类体系线索（数据目录 taxonomy.csv 中只属于一个主题的二、三级条目）")] = None,
     word_cues: Annotated[Optional[bool], typer.Option("--word-cues/--no-word-cues", help="分类体系线索是否也包括条目中只属于一个主题的少见词（如 邮政、直销、计生）")] = None,
-    convention_weight: Annotated[Optional[float], typer.Option(min=0.0, max=5.0, help="惯例模型（只用金标准消息训练的主题回归，学习其归类惯例）的对数概率加到主题上的权重；0 表示不用（默认 0.25）")] = None,
+    convention_weight: Annotated[Optional[float], typer.Option(min=0.0, max=5.0, help="惯例模型（只用金标准消息训练的主题回归，学习其归类惯例）的对数概率加到主题上的权重；0 表示不用（默认 0，即不用）")] = None,
     cue_input: Annotated[Optional[bool], typer.Option("--cue-input/--no-cue-input", help="是否把每个主题的分类体系线索计数（条目与少见词）直接输入网络的主题输出头（需要分类体系线索）")] = None,
 ) -> None:
     """预训练编码器（掩码语言模型）并微调主题、情感、诉求类型与风险四个输出头，保存到 --out。"""

