@@ -6,6 +6,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from nlp.classifier import Classifier
 from nlp.cli import app, commands
 from nlp.convention import CONVENTION_DIR
 from nlp.labels import TOPICS
@@ -172,8 +173,22 @@ def test_train_without_the_linear_companion(tmp_path, monkeypatch):
     result, out = _train_tiny(tmp_path, monkeypatch, "--linear-C", "0")
     assert result.exit_code == 0, result.output
     assert (out / "heads.safetensors").is_file() and not (out / "linear.safetensors").exists()
-    assert json.loads((out / "minsheng.json").read_text(encoding="utf-8"))["linear_C"] == 0
-    assert not (out / CUES_FILE).exists()
+    meta = json.loads((out / "minsheng.json").read_text(encoding="utf-8"))
+    assert meta["linear_C"] == 0 and meta["cue_input"] is True
+    # the network's cue input still reads the taxonomy, so its tables stay in the directory and load with it
+    loaded = Classifier.load(out)
+    assert loaded.linear is None and loaded.cue_counter.cues == load_cues(out) and load_cues(out)
+    assert loaded.predict([("物业服务差", "小区物业服务差")])[0].topic in TOPICS
+
+
+def test_train_without_the_cue_input(tmp_path, monkeypatch):
+    """``--no-cue-input`` (here with ``--linear-C 0``): no cue layer, and nothing reads the cue tables or saves them."""
+    result, out = _train_tiny(tmp_path, monkeypatch, "--linear-C", "0", "--no-cue-input")
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "minsheng.json").read_text(encoding="utf-8"))
+    assert meta["cue_input"] is False and meta["training"]["config"]["cue_input"] is False
+    assert not (out / CUES_FILE).exists() and "taxonomy cues" not in result.output
+    assert Classifier.load(out).model.cue is None
 
 
 def test_train_without_taxonomy_cues(tmp_path, monkeypatch):
