@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nlp.taxonomy import CUE_PREFIX, CUES_FILE, WORD_CUES_FILE, WORD_PREFIX, CueIndex, load_cues, rare_cues, save_cues
+from nlp.taxonomy import CUE_PREFIX, WORD_CUES_FILE, WORD_PREFIX, CueIndex, load_cues, rare_cues, save_cue_tables
 
 
 class CueCounter:
@@ -59,11 +59,7 @@ class CueCounter:
 
     def save(self, path: Path) -> None:
         """Write both tables into a model directory (where the companion keeps the same ones)."""
-        for name, table in ((CUES_FILE, self.cues), (WORD_CUES_FILE, self.word_cues)):
-            if table:
-                save_cues(table, path, name)
-            else:
-                (Path(path) / name).unlink(missing_ok=True)
+        save_cue_tables(path, self.cues, self.word_cues)
 
     @classmethod
     def load(cls, path: Path, topics: Sequence[str]) -> CueCounter:

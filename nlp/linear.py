@@ -177,7 +177,7 @@ class LinearCompanion:
     def save(self, path: Path) -> None:
         from safetensors.numpy import save_file
 
-        from nlp.taxonomy import CUES_FILE, WORD_CUES_FILE, save_cues
+        from nlp.taxonomy import save_cue_tables
 
         tensors = {"idf": self.idf, "C": np.array([self.C], dtype=np.float32),
                    "cue_repeat": np.array([self.cue_repeat], dtype=np.float32)}
@@ -186,11 +186,7 @@ class LinearCompanion:
             tensors[f"{head}.bias"] = b.astype(np.float32)
         save_file(tensors, str(Path(path) / WEIGHTS_FILE))
         (Path(path) / VOCAB_FILE).write_text("\n".join(self.vocab) + "\n", encoding="utf-8")
-        for name, table in ((CUES_FILE, self.cues), (WORD_CUES_FILE, self.word_cues)):
-            if table:
-                save_cues(table, path, name)
-            else:  # a directory saved over must not keep an earlier model's cues
-                (Path(path) / name).unlink(missing_ok=True)
+        save_cue_tables(path, self.cues, self.word_cues)
 
     @classmethod
     def load(cls, path: Path) -> LinearCompanion | None:

@@ -130,6 +130,16 @@ def save_cues(cues: Mapping[str, str], model_dir: Path, name: str = CUES_FILE) -
     (Path(model_dir) / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def save_cue_tables(model_dir: Path, cues: Mapping[str, str], word_cues: Mapping[str, str]) -> None:
+    """Write the entry and word cue tables into a model directory; an empty one removes its file, so a directory
+    saved over keeps no earlier model's cues."""
+    for name, table in ((CUES_FILE, cues), (WORD_CUES_FILE, word_cues)):
+        if table:
+            save_cues(table, model_dir, name)
+        else:
+            (Path(model_dir) / name).unlink(missing_ok=True)
+
+
 def load_cues(model_dir: Path, name: str = CUES_FILE) -> dict[str, str]:
     """The cue table saved in a model directory; empty where there is none."""
     path = Path(model_dir) / name
